@@ -1,0 +1,465 @@
+"""The hot loop of the parser: one pass over a block of complete log lines, compiled by numba.
+
+Why compiled: a 1,000,000-line log is ~300 MB of text; a line-by-line Python parser
+spends ~20 s on it, which is the difference between a dashboard that opens and one that
+does not. This scanner handles only the *regular* step-line layout
+(`[timestamp ][Train Step] S/T: key: value, …`) and flags every other line for the
+Python code in `parse.py`, which stays the reference for what a line means.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# line kinds reported by scan()
+BLANK, TRAIN, VAL, OTHER, SLOW = 0, 1, 2, 3, 4
+# non-finite codes
+NF_NAN, NF_INF, NF_NINF = 1, 2, 3
+
+_TRAIN = np.frombuffer(b"[Train Step] ", np.uint8)
+_VAL = np.frombuffer(b"[Val Step] ", np.uint8)
+_POW10 = 10.0 ** np.arange(23)
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+MAX_EXACT = 2**53
+
+
+@njit(cache=True, nogil=True)
+def _days_from_civil(y, m, d):
+    # Howard Hinnant's algorithm: days since 1970-01-01 of a proleptic Gregorian date.
+    y = y - (1 if m <= 2 else 0)
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    mp = (m + 9) % 12
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@njit(cache=True, nogil=True)
+def _digits(buf, i, n):
+    v = 0
+    for k in range(i, i + n):
+        c = buf[k] - 48
+        if c < 0 or c > 9:
+            return -1
+        v = v * 10 + c
+    return v
+
+
+@njit(cache=True, nogil=True)
+def _timestamp_ms(buf, s, e):
+    """epoch milliseconds of `YYYY-MM-DD HH:MM:SS,mmm ` at s, or -1 when absent."""
+    if e - s < 24:
+        return -1
+    if (buf[s + 4] != 45 or buf[s + 7] != 45 or buf[s + 10] != 32 or buf[s + 13] != 58
+            or buf[s + 16] != 58 or buf[s + 19] != 44 or buf[s + 23] != 32):
+        return -1
+    y = _digits(buf, s, 4)
+    mo = _digits(buf, s + 5, 2)
+    d = _digits(buf, s + 8, 2)
+    h = _digits(buf, s + 11, 2)
+    mi = _digits(buf, s + 14, 2)
+    se = _digits(buf, s + 17, 2)
+    ms = _digits(buf, s + 20, 3)
+    if y < 0 or mo < 1 or mo > 12 or d < 1 or h < 0 or h > 23 or mi < 0 or mi > 59 or se < 0 or se > 59 or ms < 0:
+        return -1
+    leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+    dim = 29 if (mo == 2 and leap) else _DAYS_IN_MONTH[mo - 1]
+    if d > dim:
+        return -1
+    days = _days_from_civil(y, mo, d)
+    return ((days * 24 + h) * 60 + mi) * 60000 + se * 1000 + ms
+
+
+@njit(cache=True, nogil=True)
+def _startswith(buf, s, e, pat):
+    if e - s < pat.size:
+        return False
+    for k in range(pat.size):
+        if buf[s + k] != pat[k]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _key_slot(buf, ks, ke, h, table_hash, table_id, key_bytes, key_len, nkeys, insert=True):
+    """Find or insert the key buf[ks:ke] in an open-addressing table.
+
+    Returns its id; -1 if the table is full or the key too long; -2 if the key is new
+    and `insert` is off (a scan running in parallel with another must not write).
+    """
+    n = ke - ks
+    if n > key_bytes.shape[1]:
+        return -1
+    mask = np.uint64(table_hash.size - 1)
+    slot = np.int64(h & mask)
+    while True:
+        kid = table_id[slot]
+        if kid < 0:
+            if not insert:
+                return -2
+            if nkeys[0] >= key_bytes.shape[0]:
+                return -1
+            kid = nkeys[0]
+            nkeys[0] += 1
+            table_hash[slot] = h
+            table_id[slot] = kid
+            key_len[kid] = n
+            for k in range(n):
+                key_bytes[kid, k] = buf[ks + k]
+            return kid
+        if table_hash[slot] == h and key_len[kid] == n:
+            same = True
+            for k in range(n):
+                if key_bytes[kid, k] != buf[ks + k]:
+                    same = False
+                    break
+            if same:
+                return kid
+        slot = np.int64((np.uint64(slot) + np.uint64(1)) & mask)
+
+
+@njit(cache=True, nogil=True)
+def _key_char(c, first):
+    """Key names are identifiers with / . - allowed after the first character (train/kl_loss)."""
+    if (65 <= c <= 90) or (97 <= c <= 122) or c == 95:
+        return True
+    if first:
+        return False
+    return (48 <= c <= 57) or c == 47 or c == 46 or c == 45
+
+
+@njit(cache=True, nogil=True)
+def _match_key(buf, ks, e, kid, key_bytes, key_len):
+    """True when buf[ks:] starts with key `kid` followed by ': '."""
+    n = key_len[kid]
+    if ks + n + 1 >= e or buf[ks + n] != 58 or buf[ks + n + 1] != 32:
+        return False
+    for k in range(n):
+        if key_bytes[kid, k] != buf[ks + k]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def scan(buf, line_start, kinds, starts, ends, steps, totals, times, values, present,
+         nf_line, nf_key, nf_code, nf_count,
+         table_hash, table_id, key_bytes, key_len, nkeys, next_kid, pow10, insert, missed):
+    """Scan the complete lines of buf (which ends with a newline); fill per-line outputs.
+
+    values/present are (max_keys, n_lines): the value of key id k on line i. Lines the
+    scanner does not fully understand get kind SLOW, and their row must be ignored:
+    the Python parser decides what they are. Stops when the output arrays are full;
+    returns the offset where it stopped.
+    `next_kid[k]` remembers which key followed key k last time (index max_keys: the
+    first key of a line), so a key is usually recognised by one comparison, not a hash.
+    """
+    nbuf = buf.size
+    max_keys = values.shape[0]
+    max_lines = kinds.size
+    i = 0
+    q = line_start
+    while q < nbuf and i < max_lines:
+        s = q
+        has_cr = False
+        while q < nbuf and buf[q] != 10:
+            if buf[q] == 13:
+                has_cr = True
+            q += 1
+        e = q
+        q += 1
+        starts[i] = s
+        ends[i] = e
+        times[i] = -1
+        if e == s:
+            kinds[i] = BLANK
+            i += 1
+            continue
+        if has_cr:
+            kinds[i] = SLOW
+            i += 1
+            continue
+        t = _timestamp_ms(buf, s, e)
+        p = s + 24 if t >= 0 else s
+        times[i] = t
+        if _startswith(buf, p, e, _TRAIN):
+            kind = TRAIN
+            p += _TRAIN.size
+        elif _startswith(buf, p, e, _VAL):
+            kind = VAL
+            p += _VAL.size
+        else:
+            kinds[i] = OTHER
+            i += 1
+            continue
+        kinds[i] = SLOW
+        # step/total:
+        st = 0
+        nd = 0
+        while p < e and 48 <= buf[p] <= 57 and nd < 18:
+            st = st * 10 + (buf[p] - 48)
+            p += 1
+            nd += 1
+        if nd == 0 or p >= e or buf[p] != 47:
+            i += 1
+            continue
+        p += 1
+        tot = 0
+        nd = 0
+        while p < e and 48 <= buf[p] <= 57 and nd < 18:
+            tot = tot * 10 + (buf[p] - 48)
+            p += 1
+            nd += 1
+        if nd == 0 or p + 1 >= e or buf[p] != 58 or buf[p + 1] != 32:
+            i += 1
+            continue
+        p += 2
+        steps[i] = st
+        totals[i] = tot
+        # pairs "key: value, "
+        ok = True
+        ended = True  # a real step line ends with ", "; one that does not may be cut
+        prev = max_keys
+        while p < e:
+            ended = False
+            ks = p
+            kid = next_kid[prev]
+            if kid >= 0 and _match_key(buf, ks, e, kid, key_bytes, key_len):
+                p = ks + key_len[kid] + 2
+            else:
+                h = np.uint64(14695981039346656037)
+                good = True
+                while p < e and buf[p] != 58 and buf[p] != 44:
+                    c = buf[p]
+                    if not _key_char(c, p == ks):
+                        good = False
+                    h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
+                    p += 1
+                ke = p
+                if not good or ke == ks or p + 1 >= e or buf[p] != 58 or buf[p + 1] != 32:
+                    ok = False
+                    break
+                p += 2
+                kid = _key_slot(buf, ks, ke, h, table_hash, table_id, key_bytes, key_len, nkeys, insert)
+                if kid == -2:
+                    missed[0] = 1
+                if kid < 0 or kid >= max_keys:
+                    ok = False
+                    break
+                next_kid[prev] = kid
+            prev = kid
+            # value
+            neg = False
+            if buf[p] == 45:
+                neg = True
+                p += 1
+            v = 0.0
+            code = 0
+            if p + 2 < e and buf[p] == 110 and buf[p + 1] == 97 and buf[p + 2] == 110:  # nan
+                v = np.nan
+                code = NF_NAN
+                p += 3
+            elif p + 2 < e and buf[p] == 105 and buf[p + 1] == 110 and buf[p + 2] == 102:  # inf
+                v = np.inf
+                code = NF_NINF if neg else NF_INF
+                p += 3
+            else:
+                mant = 0
+                nd = 0
+                while p < e and 48 <= buf[p] <= 57:
+                    mant = mant * 10 + (buf[p] - 48)
+                    p += 1
+                    nd += 1
+                    if nd > 15:
+                        break
+                frac = 0
+                if p < e and buf[p] == 46 and nd <= 15:
+                    p += 1
+                    while p < e and 48 <= buf[p] <= 57:
+                        mant = mant * 10 + (buf[p] - 48)
+                        p += 1
+                        nd += 1
+                        frac += 1
+                        if nd > 15:
+                            break
+                if nd == 0 or nd > 15 or frac > 22:
+                    ok = False
+                    break
+                v = mant / pow10[frac] if frac > 0 else float(mant)
+            if neg:
+                if code == NF_NAN:
+                    ok = False  # "-nan" is not something {:.5f} prints; let Python judge
+                    break
+                v = -v
+            # separator ", " (the line's end is only valid right after one)
+            if p < e:
+                if p + 1 < e and buf[p] == 44 and buf[p + 1] == 32:
+                    p += 2
+                    ended = True
+                else:
+                    ok = False
+                    break
+            values[kid, i] = v
+            present[kid, i] = True
+            if code != 0:
+                c = nf_count[0]
+                if c < nf_line.size:
+                    nf_line[c] = i
+                    nf_key[c] = kid
+                    nf_code[c] = code
+                nf_count[0] = c + 1
+        if ok and ended:
+            kinds[i] = kind
+        i += 1
+    return q
+
+
+class KeyTable:
+    """Interned metric keys, shared by the compiled scanner and the Python parser.
+
+    Ids are stable for the life of a parser, so the scanner's `values[:, id]` columns
+    line up chunk after chunk.
+    """
+
+    def __init__(self, max_keys: int = 1024, max_key_len: int = 96) -> None:
+        size = 1
+        while size < 4 * max_keys:
+            size *= 2
+        self.table_hash = np.zeros(size, np.uint64)
+        self.table_id = np.full(size, -1, np.int32)
+        self.key_bytes = np.zeros((max_keys, max_key_len), np.uint8)
+        self.key_len = np.zeros(max_keys, np.int32)
+        self.nkeys = np.zeros(1, np.int64)
+        self.next_kid = np.full(max_keys + 1, -1, np.int32)
+        self._names: list[str] = []
+
+    def names(self) -> list[str]:
+        """Key names by id (decoded lazily as the scanner adds keys)."""
+        for kid in range(len(self._names), int(self.nkeys[0])):
+            self._names.append(bytes(self.key_bytes[kid, : self.key_len[kid]]).decode("ascii"))
+        return self._names
+
+    def intern(self, name: str) -> int:
+        """Id of a key found by the Python parser (adding it to the scanner's table)."""
+        raw = np.frombuffer(name.encode("utf-8"), np.uint8)
+        h = np.uint64(14695981039346656037)
+        with np.errstate(over="ignore"):
+            for c in raw:
+                h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
+        kid = _key_slot(raw, 0, raw.size, h, self.table_hash, self.table_id, self.key_bytes, self.key_len, self.nkeys)
+        if kid < 0:
+            raise ValueError(f"too many or too long metric keys (at {name!r})")
+        self.names()
+        return kid
+
+    id_of = intern
+
+
+class ScanResult:
+    """Per-line outputs of one scan (arrays of length n; values/present are key-major)."""
+
+    def __init__(self, n: int, width: int, nf_cap: int = 64) -> None:
+        self.n = n
+        self.kinds = np.zeros(n, np.int8)
+        self.starts = np.zeros(n, np.int64)
+        self.ends = np.zeros(n, np.int64)
+        self.steps = np.zeros(n, np.int64)
+        self.totals = np.zeros(n, np.int64)
+        self.times = np.full(n, -1, np.int64)
+        self.values = np.full((width, n), np.nan)
+        self.present = np.zeros((width, n), np.bool_)
+        self.nf_line = np.zeros(nf_cap, np.int64)
+        self.nf_key = np.zeros(nf_cap, np.int32)
+        self.nf_code = np.zeros(nf_cap, np.int8)
+        self.nf_count = np.zeros(1, np.int64)
+        self.missed = np.zeros(1, np.int8)
+
+    def run(self, buf: np.ndarray, keys: "KeyTable", insert: bool = True) -> int:
+        return scan(buf, 0, self.kinds, self.starts, self.ends, self.steps, self.totals, self.times, self.values,
+                    self.present, self.nf_line, self.nf_key, self.nf_code, self.nf_count,
+                    keys.table_hash, keys.table_id, keys.key_bytes, keys.key_len, keys.nkeys, keys.next_kid,
+                    _POW10, insert, self.missed)
+
+    def nonfinite(self):
+        """(line index, key id, code) of nan/inf values on lines the scanner accepted."""
+        c = int(min(self.nf_count[0], self.nf_line.size))
+        for li, kid, code in zip(self.nf_line[:c].tolist(), self.nf_key[:c].tolist(), self.nf_code[:c].tolist()):
+            if self.kinds[li] in (TRAIN, VAL):
+                yield li, kid, code
+
+    @staticmethod
+    def concat(a: "ScanResult", b: "ScanResult", offset: int) -> "ScanResult":
+        """Results of two halves of one block; b's line offsets shift by `offset` bytes."""
+        out = ScanResult.__new__(ScanResult)
+        out.n = a.n + b.n
+        for name in ("kinds", "steps", "totals", "times"):
+            setattr(out, name, np.concatenate([getattr(a, name), getattr(b, name)]))
+        out.starts = np.concatenate([a.starts, b.starts + offset])
+        out.ends = np.concatenate([a.ends, b.ends + offset])
+        w = max(a.values.shape[0], b.values.shape[0])
+        out.values = np.full((w, out.n), np.nan)
+        out.present = np.zeros((w, out.n), np.bool_)
+        out.values[: a.values.shape[0], : a.n] = a.values
+        out.values[: b.values.shape[0], a.n:] = b.values
+        out.present[: a.values.shape[0], : a.n] = a.present
+        out.present[: b.values.shape[0], a.n:] = b.present
+        ca, cb = int(a.nf_count[0]), int(b.nf_count[0])
+        out.nf_line = np.concatenate([a.nf_line[:ca], b.nf_line[:cb] + a.n])
+        out.nf_key = np.concatenate([a.nf_key[:ca], b.nf_key[:cb]])
+        out.nf_code = np.concatenate([a.nf_code[:ca], b.nf_code[:cb]])
+        out.nf_count = np.array([ca + cb], np.int64)
+        out.missed = np.zeros(1, np.int8)
+        return out
+
+
+PARALLEL_BYTES = 1 << 20  # blocks larger than this are scanned as two halves on two threads
+_pool = None
+
+
+def _executor():
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(1, thread_name_prefix="radiodash-scan")
+    return _pool
+
+
+def _scan_one(buf: np.ndarray, n: int, keys: KeyTable, insert: bool = True) -> ScanResult:
+    """Scan exactly the n complete lines of buf; rescan when columns or nan/inf room ran out."""
+    width = max(16, int(keys.nkeys[0]) + 8)
+    nf_cap = 64
+    while True:
+        res = ScanResult(n, width, nf_cap)
+        res.run(buf, keys, insert)
+        if int(keys.nkeys[0]) > width:
+            width = int(keys.nkeys[0]) + 8
+        elif res.nf_count[0] > nf_cap:
+            nf_cap = int(res.nf_count[0])
+        else:
+            return res
+
+
+def scan_block(data: bytes, keys: KeyTable) -> ScanResult:
+    """Scan complete lines (data ends with b"\n").
+
+    A large block is cut at a newline and its halves scanned at once on two threads
+    (the scanner releases the GIL). They may not add keys concurrently: if either
+    half met a key the table did not know, it is scanned again, alone.
+    """
+    buf = np.frombuffer(data, np.uint8)
+    if len(data) <= PARALLEL_BYTES or int(keys.nkeys[0]) == 0:
+        return _scan_one(buf, data.count(b"\n"), keys)
+    mid = data.find(b"\n", len(data) // 2) + 1
+    if mid <= 0 or mid >= len(data):
+        return _scan_one(buf, data.count(b"\n"), keys)
+    n_a = data.count(b"\n", 0, mid)
+    n_b = data.count(b"\n", mid)
+    fut = _executor().submit(_scan_one, buf[mid:], n_b, keys, False)
+    a = _scan_one(buf[:mid], n_a, keys, False)
+    b = fut.result()
+    if a.missed[0]:
+        a = _scan_one(buf[:mid], n_a, keys)
+    if b.missed[0]:
+        b = _scan_one(buf[mid:], n_b, keys)
+    return ScanResult.concat(a, b, mid)

@@ -1,0 +1,90 @@
+"""`python -m radiodash …`: the same core the dashboard uses, for terminals and scripts."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _window(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from-step", type=int, default=None, help="first step of the window (inclusive)")
+    p.add_argument("--until-step", type=int, default=None, help="last step of the window (inclusive)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m radiodash", description="RadioDiff training-log tools")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("parse", help="parse a log file or results folder into a table")
+    p.add_argument("path")
+    p.add_argument("--csv", required=True, help="output CSV (columns: step, time, segment, file, metrics…)")
+
+    p = sub.add_parser("analyze", help="phases, events, alerts, statistics as JSON")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="print one JSON object (the default)")
+    _window(p)
+
+    p = sub.add_parser("report", help="training progress report (Markdown, optionally HTML)")
+    p.add_argument("path")
+    p.add_argument("-o", "--output", required=True, help="Markdown file to write")
+    p.add_argument("--html", default=None, help="also write a standalone HTML report")
+    _window(p)
+
+    p = sub.add_parser("simulate", help="write a simulated RadioDiff run into a results folder")
+    p.add_argument("dir")
+    try:
+        from .simulate import add_arguments
+    except ImportError:  # pragma: no cover - simulator not importable
+        pass
+    else:
+        add_arguments(p)
+    return ap
+
+
+def _problems_summary(snap) -> str:
+    parts = [f"{len(snap.frame)} step records", f"{len(snap.segments)} launch(es)"]
+    if snap.problem_count:
+        parts.append(f"{snap.problem_count} damaged line(s), first: {snap.problems[0]}")
+    if snap.other_lines:
+        parts.append(f"{snap.other_lines} other line(s)")
+    return "; ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "simulate":
+        from .simulate import run_from_args
+
+        return run_from_args(args)
+
+    from .run import open_run
+
+    path = Path(args.path)
+    if not path.exists():
+        print(f"radiodash: {path} does not exist", file=sys.stderr)
+        return 2
+    run = open_run(path)
+    snap = run.snapshot()
+    run.close()
+    if args.command == "parse":
+        snap.frame.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}: {_problems_summary(snap)}", file=sys.stderr)
+        return 0
+    from .analysis import analyze
+
+    result = analyze(snap, from_step=args.from_step, until_step=args.until_step)
+    if args.command == "analyze":
+        json.dump(result.to_json(), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        return 0
+    if args.command == "report":
+        from .report import render_html, render_markdown
+
+        out = Path(args.output)
+        out.write_text(render_markdown(snap, result), encoding="utf-8")
+        if args.html:
+            Path(args.html).write_text(render_html(snap, result), encoding="utf-8")
+        print(f"wrote {out}" + (f" and {args.html}" if args.html else ""), file=sys.stderr)
+        return 0
+    return 2  # pragma: no cover

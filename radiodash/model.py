@@ -1,0 +1,90 @@
+"""The data model shared by every layer: what a run *is* once its logs are read.
+
+These are plain frozen dataclasses so that analysis, charts, pages, the CLI and a
+notebook all see the same shapes, and so that a snapshot handed to a reader can
+never change underneath it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+#: Columns every step table starts with; metric columns follow, named as in the log.
+BASE_COLUMNS: tuple[str, ...] = ("step", "time", "segment", "file")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A line that looked like data but could not be used, located precisely."""
+
+    file: str
+    line: int  # 1-based line number within the file (after the last reset)
+    reason: str
+    text: str = ""  # the start of the offending line, for the message (plain text, never HTML)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One launch of a trainer: a config header and the steps that follow it.
+
+    A resume is a segment whose first step continues an earlier segment.
+    """
+
+    index: int
+    file: str  # path of the log file this launch wrote to
+    header_line: int | None  # line of the config header; None when the launch has no header
+    config: dict[str, Any] | None
+    stage: str | None  # "vae", "diffusion" or None when unknown
+    first_step: int | None
+    last_step: int | None
+    first_time: pd.Timestamp | None
+    last_time: pd.Timestamp | None
+    total_steps: int | None  # the `total` of `[Train Step] step/total`
+    records: int  # step records in this launch (raw, before stitching)
+    resumed_from_milestone: int | None = None  # from the config or a "resumed from milestone K" line
+    resumes_segment: int | None = None  # index of the earlier segment this one continues
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent, immutable view of a run at one version.
+
+    `frame` is the stitched table: one row per step, later launches winning for
+    repeated steps. `raw` keeps every launch's own rows (column `segment` tells them apart).
+    """
+
+    path: str
+    name: str
+    version: int
+    frame: pd.DataFrame
+    raw: pd.DataFrame
+    val_frame: pd.DataFrame  # `[Val Step]` records: step, time, segment, file, val/...
+    segments: tuple[Segment, ...]
+    nonfinite: pd.DataFrame  # logged nan/inf cells: step, metric, value, segment, file, line
+    problems: tuple[Problem, ...]
+    problem_count: int
+    other_lines: int
+    other_examples: tuple[str, ...]
+    notices: tuple[str, ...]  # truncations, replacements, skipped long lines…, with file and place
+    lines_read: int
+    bytes_read: int
+    last_data_wall: float | None  # time.time() when new bytes last arrived (for "last line N s ago")
+    files: tuple[str, ...] = field(default=())
+
+    @property
+    def metrics(self) -> list[str]:
+        """Metric column names in the order they first appeared."""
+        return [c for c in self.frame.columns if c not in BASE_COLUMNS]
+
+    @property
+    def config(self) -> dict[str, Any] | None:
+        """The config of the newest launch that has one."""
+        for seg in reversed(self.segments):
+            if seg.config is not None:
+                return seg.config
+        return None

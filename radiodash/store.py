@@ -1,0 +1,345 @@
+"""The run store: launches and an append-only columnar step table, versioned.
+
+Why columnar and append-only: a 1,000,000-step run must cost a few numpy arrays, not
+a million dicts, and a live refresh must append 100 rows without touching the rest.
+Readers get immutable `Snapshot`s: rows a snapshot can see are never written again
+in place (copy-on-write for the rare merge into an already published row).
+"""
+from __future__ import annotations
+
+import threading
+import time as _time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .model import Problem, Segment, Snapshot
+from .parse import TRAIN, VAL, Header, Marker, ParsedChunk, stage_of
+
+NAT = np.iinfo(np.int64).min  # datetime64's NaT as int64: the time column is viewed, not converted
+MAX_PROBLEMS = 500
+MAX_NOTICES = 200
+
+
+class _Table:
+    """Growable columns: step, time (ms, NaT), segment, line, and float64 metrics."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0
+        self.cap = capacity
+        self.step = np.empty(capacity, np.int64)
+        self.time = np.empty(capacity, np.int64)
+        self.segment = np.empty(capacity, np.int32)
+        self.line = np.empty(capacity, np.int64)
+        self.cols: dict[str, np.ndarray] = {}
+        self.published = 0  # rows a snapshot may hold: never written in place again
+        self._copied: set[str] = set()  # columns already copied since the last snapshot
+
+    def reserve(self, rows: int) -> None:
+        if rows <= self.cap:
+            return
+        cap = rows
+        for name in ("step", "time", "segment", "line"):
+            old = getattr(self, name)
+            new = np.empty(cap, old.dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+        for key, old in self.cols.items():
+            new = np.full(cap, np.nan)
+            new[: self.n] = old[: self.n]
+            self.cols[key] = new
+        self.cap = cap
+        self.published = 0  # fresh arrays: no snapshot holds them
+
+    def column(self, key: str) -> np.ndarray:
+        col = self.cols.get(key)
+        if col is None:
+            col = self.cols[key] = np.full(self.cap, np.nan)
+        return col
+
+    def writable(self, key: str, first_row: int) -> np.ndarray:
+        """The column, copied first if `first_row` is visible to a snapshot (copy-on-write)."""
+        col = self.column(key)
+        if first_row < self.published and key not in self._copied:
+            col = self.cols[key] = col.copy()
+            self._copied.add(key)
+        return col
+
+    def frame_columns(self) -> dict[str, np.ndarray]:
+        n = self.n
+        self.published = n
+        self._copied = set()
+        return {"step": self.step[:n], "time": self.time[:n].view("datetime64[ms]"),
+                "segment": self.segment[:n], "line": self.line[:n],
+                **{k: v[:n] for k, v in self.cols.items()}}
+
+
+@dataclass
+class _Seg:
+    """Mutable bookkeeping of one launch (frozen into a model.Segment for snapshots)."""
+
+    index: int
+    file: str
+    header_line: int | None
+    config: dict[str, Any] | None
+    first_step: int | None = None
+    last_step: int | None = None
+    first_ms: int = NAT
+    last_ms: int = NAT
+    total_steps: int | None = None
+    records: int = 0
+    resumed_from_milestone: int | None = None
+    completed: bool = False
+    crashed: bool = False
+    keys: frozenset[str] = frozenset()
+
+
+class RunStore:
+    """One run, fed by ParsedChunks from any number of files; thread-safe."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path = path
+        self.name = name
+        self.lock = threading.RLock()
+        self.version = 0
+        self.train = _Table()
+        self.val = _Table()
+        self.segments: list[_Seg] = []
+        self._current: dict[str, int] = {}  # file -> its current segment
+        self._headers: dict[int, int] = {}  # id(Header) -> segment (a block header may still grow)
+        self.nonfinite: list[tuple[int, str, str, int, str, int]] = []
+        self.problems: list[Problem] = []
+        self.problem_count = 0
+        self.other_lines = 0
+        self.other_examples: list[str] = []
+        self.notices: list[str] = []
+        self.lines_read = 0
+        self.bytes_read = 0
+        self.last_data_wall: float | None = None
+        self.files: list[str] = []
+        self._snap: Snapshot | None = None
+
+    # ------------------------------------------------------------------ writing
+
+    def reserve(self, rows: int) -> None:
+        with self.lock:
+            self.train.reserve(rows)
+
+    def add_notice(self, message: str) -> None:
+        with self.lock:
+            if len(self.notices) < MAX_NOTICES:
+                self.notices.append(message)
+            self.version += 1
+
+    def ingest(self, chunk: ParsedChunk, nbytes: int = 0) -> int:
+        """Add one parsed chunk; returns the number of new train step records."""
+        with self.lock:
+            if chunk.file not in self.files:
+                self.files.append(chunk.file)
+            self.lines_read += chunk.lines
+            self.bytes_read += nbytes
+            self.last_data_wall = _time.time()
+            self.problem_count += chunk.problem_count
+            self.problems.extend(chunk.problems[: max(0, MAX_PROBLEMS - len(self.problems))])
+            self.other_lines += chunk.other_lines
+            self.other_examples.extend(chunk.other_examples[: max(0, 5 - len(self.other_examples))])
+            for h in chunk.header_updates:
+                seg = self._headers.get(id(h))
+                if seg is not None:
+                    self.segments[seg].config = h.config
+            seg_of_row = self._walk_events(chunk)
+            added = 0
+            m = chunk.step.size
+            if m:
+                for kind, table in ((TRAIN, self.train), (VAL, self.val)):
+                    rows = np.flatnonzero(chunk.kind == kind)
+                    if rows.size:
+                        n_new = self._append(table, chunk, rows, seg_of_row[rows], kind == TRAIN)
+                        if kind == TRAIN:
+                            added = n_new
+            self.version += 1
+            return added
+
+    def _walk_events(self, chunk: ParsedChunk) -> np.ndarray:
+        """Open launches at headers and apply markers; return the launch of each step row."""
+        f = chunk.file
+        m = chunk.step.size
+        before = self._current.get(f)
+        first_header = next((at for at, ev in chunk.events if isinstance(ev, Header)), None)
+        if m and before is None and (first_header is None or first_header > 0):
+            before = self._open(f, None, None)  # step lines with no header yet: an implicit launch
+        cuts: list[tuple[int, int]] = []
+        for at, ev in chunk.events:
+            if isinstance(ev, Header):
+                seg = self._open(f, ev.line, ev.config)
+                self._headers[id(ev)] = seg
+                cuts.append((at, seg))
+            elif isinstance(ev, Marker) and (cur := self._current.get(f)) is not None:
+                s = self.segments[cur]
+                if ev.kind == "resume":
+                    s.resumed_from_milestone = ev.milestone
+                elif ev.kind == "complete":
+                    s.completed = True
+                elif ev.kind == "crash":
+                    s.crashed = True
+        out = np.full(m, -1 if before is None else before, np.int32)
+        for at, seg in cuts:
+            out[at:] = seg
+        return out
+
+    def _open(self, file: str, header_line: int | None, config: dict[str, Any] | None) -> int:
+        seg = _Seg(len(self.segments), file, header_line, config)
+        self.segments.append(seg)
+        self._current[file] = seg.index
+        return seg.index
+
+    def _append(self, t: _Table, chunk: ParsedChunk, rows: np.ndarray, seg: np.ndarray, is_train: bool) -> int:
+        """Merge consecutive lines of one step (gradient accumulation) and append the records."""
+        step = chunk.step[rows]
+        new = np.ones(rows.size, bool)
+        new[1:] = (step[1:] != step[:-1]) | (seg[1:] != seg[:-1])
+        # the chunk's first line may be the second line of the store's last record
+        merge_first = t.n > 0 and t.step[t.n - 1] == step[0] and t.segment[t.n - 1] == seg[0]
+        new[0] = not merge_first
+        target = t.n + np.cumsum(new) - 1  # before the first new row: t.n - 1, the last record
+        n_groups = int(new.sum())
+        n_after = t.n + n_groups
+        if n_after > t.cap:
+            t.reserve(max(n_after, int(t.cap * 1.5) + 1024))
+        firsts = rows[new]  # a record's step, time and line are its first line's
+        idx = slice(t.n, n_after)
+        t.step[idx] = chunk.step[firsts]
+        times = chunk.time_ms[firsts]
+        t.time[idx] = np.where(times < 0, NAT, times)
+        t.segment[idx] = seg[new]
+        t.line[idx] = chunk.line[firsts]
+        whole = rows.size == chunk.step.size
+        present = chunk.present if whole else chunk.present[:, rows]
+        values = chunk.values if whole else chunk.values[:, rows]
+        first_target = int(target[0])
+        used = np.flatnonzero(present.any(axis=1)).tolist()
+        fresh = [j for j in used if chunk.keys[j] not in t.cols]
+        # new columns in order of first appearance (row, then the file's key order): chunking-independent
+        for j in sorted(fresh, key=lambda j: (int(np.argmax(present[j])), chunk.rank.get(chunk.keys[j], 0))):
+            t.column(chunk.keys[j])
+        for j in used:
+            p = present[j]
+            col = t.writable(chunk.keys[j], first_target)
+            tp = target[p]
+            if tp.size == int(tp[-1]) - int(tp[0]) + 1:  # one value per record, in a run: a slice
+                col[int(tp[0]): int(tp[-1]) + 1] = values[j, p]
+            else:
+                col[tp] = values[j, p]  # numpy assigns in order: within a step the later line wins
+        t.n = n_after
+        if not is_train:
+            return n_groups
+        for r, key, val in chunk.nonfinite:
+            i = int(np.searchsorted(rows, r))
+            if i < rows.size and rows[i] == r:
+                sg = int(seg[i])
+                self.nonfinite.append((int(step[i]), key, val, sg, self.segments[sg].file, int(chunk.line[r])))
+        for s in np.unique(seg).tolist():
+            sel = seg == s
+            sg = self.segments[s]
+            st = step[sel]
+            tm = chunk.time_ms[rows[sel]]
+            if sg.first_step is None:
+                sg.first_step = int(st[0])
+            sg.last_step = int(st[-1])
+            stamped = tm[tm >= 0]
+            if stamped.size:
+                if sg.first_ms == NAT:
+                    sg.first_ms = int(stamped[0])
+                sg.last_ms = int(stamped[-1])
+            sg.total_steps = int(chunk.total[rows[sel]][-1])
+            sg.records += int(new[sel].sum())
+            sg.keys = sg.keys | {chunk.keys[j] for j in np.flatnonzero(present[:, sel].any(axis=1)).tolist()}
+        return n_groups
+
+    # ------------------------------------------------------------------ reading
+
+    def snapshot(self) -> Snapshot:
+        """An immutable view of the run now (cached per version)."""
+        with self.lock:
+            if self._snap is not None and self._snap.version == self.version:
+                return self._snap
+            segments = tuple(self._freeze(s) for s in self.segments)
+            files = [s.file for s in self.segments] or [""]
+            raw = self._frame(self.train.frame_columns(), files)
+            frame = _stitch(raw, segments)
+            val = self._frame(self.val.frame_columns(), files)
+            nonfinite = pd.DataFrame(self.nonfinite, columns=["step", "metric", "value", "segment", "file", "line"])
+            snap = Snapshot(
+                path=self.path, name=self.name, version=self.version, frame=frame, raw=raw, val_frame=val,
+                segments=segments, nonfinite=nonfinite, problems=tuple(self.problems),
+                problem_count=self.problem_count, other_lines=self.other_lines,
+                other_examples=tuple(self.other_examples), notices=tuple(self.notices),
+                lines_read=self.lines_read, bytes_read=self.bytes_read, last_data_wall=self.last_data_wall,
+                files=tuple(self.files),
+            )
+            self._snap = snap
+            return snap
+
+    def _frame(self, cols: dict[str, np.ndarray], files: list[str]) -> pd.DataFrame:
+        seg = cols["segment"]
+        seg_file = [self.segments[i].file for i in range(len(self.segments))]
+        cats = list(dict.fromkeys(seg_file)) or [""]
+        code_of_seg = np.array([cats.index(f) for f in seg_file] or [0], np.int32)
+        codes = code_of_seg[seg] if seg.size else np.zeros(0, np.int32)
+        data: dict[str, Any] = {"step": cols["step"], "time": cols["time"], "segment": seg,
+                                "file": pd.Categorical.from_codes(codes, categories=cats)}
+        for k, v in cols.items():
+            if k not in ("step", "time", "segment", "line"):
+                data[k] = v
+        df = pd.DataFrame(data, copy=False)
+        df.attrs["line"] = cols["line"]
+        return df
+
+    def _freeze(self, s: _Seg) -> Segment:
+        cfg = s.config
+        milestone = s.resumed_from_milestone
+        trainer = cfg.get("trainer") if isinstance(cfg, dict) and isinstance(cfg.get("trainer"), dict) else {}
+        rm = trainer.get("resume_milestone") if trainer else None
+        if isinstance(rm, int) and not isinstance(rm, bool) and rm > 0 and milestone is None:
+            milestone = rm
+        resumes = None
+        if s.first_step is not None and (s.first_step > 0 or milestone):
+            earlier = [o for o in self.segments[: s.index] if o.first_step is not None and o.first_step <= s.first_step]
+            if earlier:
+                resumes = earlier[-1].index
+        return Segment(
+            index=s.index, file=s.file, header_line=s.header_line, config=cfg, stage=stage_of(cfg, set(s.keys)),
+            first_step=s.first_step, last_step=s.last_step,
+            first_time=_ts(s.first_ms), last_time=_ts(s.last_ms), total_steps=s.total_steps, records=s.records,
+            resumed_from_milestone=milestone, resumes_segment=resumes,
+        )
+
+
+def _ts(ms: int) -> pd.Timestamp | None:
+    return None if ms == NAT else pd.Timestamp(ms, unit="ms")
+
+
+def _stitch(raw: pd.DataFrame, segments: tuple[Segment, ...]) -> pd.DataFrame:
+    """One row per step: a later launch replaces every earlier row from its first step on."""
+    step = raw["step"].to_numpy()
+    if step.size < 2 or bool((np.diff(step) > 0).all()):
+        return raw
+    seg = raw["segment"].to_numpy()
+    # cutoff[i] = smallest first step of any later launch
+    firsts = np.array([s.first_step if s.first_step is not None else np.iinfo(np.int64).max for s in segments] + [np.iinfo(np.int64).max], np.int64)
+    cutoff = np.minimum.accumulate(firsts[::-1])[::-1][1:]  # suffix min over later segments
+    keep = step < cutoff[seg]
+    idx = np.flatnonzero(keep)
+    s = step[idx]
+    if s.size > 1 and not bool((np.diff(s) > 0).all()):
+        order = np.argsort(s, kind="stable")
+        ss = s[order]
+        last = np.r_[ss[1:] != ss[:-1], True]  # repeated step in one launch: the later line wins
+        idx = idx[order[last]]
+    out = raw.iloc[idx].reset_index(drop=True)
+    out.attrs["line"] = raw.attrs["line"][idx]
+    return out
+
+

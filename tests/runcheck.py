@@ -1,0 +1,30 @@
+"""Helpers for comparing two parses of the same log (one-shot vs incremental)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from radiodash.model import Snapshot
+
+
+def run_signature(s: Snapshot) -> dict:
+    """Everything a user can see of a run, minus counters of how it was read."""
+    return {
+        "frame": s.frame,
+        "raw": s.raw,
+        "val": s.val_frame,
+        "segments": [(g.index, g.file, g.header_line, g.config, g.first_step, g.last_step, g.first_time,
+                      g.last_time, g.total_steps, g.records, g.resumed_from_milestone) for g in s.segments],
+        "nonfinite": s.nonfinite,
+        "problems": list(s.problems),
+        "problem_count": s.problem_count,
+        "other_lines": s.other_lines,
+    }
+
+
+def assert_same_run(a: Snapshot, b: Snapshot) -> None:
+    sa, sb = run_signature(a), run_signature(b)
+    for key in ("frame", "raw", "val", "nonfinite"):
+        x, y = sa.pop(key), sb.pop(key)
+        pd.testing.assert_frame_equal(x.reset_index(drop=True), y.reset_index(drop=True), check_dtype=False,
+                                      check_categorical=False, obj=key)
+    assert sa == sb

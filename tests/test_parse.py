@@ -1,0 +1,257 @@
+"""Parser: every format of FORMATS.md, hand-checked; scanner == Python reference; chunking never matters."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, strategies as st
+
+from radiodash import _scan
+from radiodash.parse import Parser, parse_block_config, parse_dict_config, parse_step, step_pieces
+from radiodash.store import RunStore
+from runcheck import assert_same_run
+
+CFG = ("2025-08-15 20:41:03,512 {'model': {'embed_dim': 3, 'lossconfig': {'disc_start': 50001, 'kl_weight': 1e-06, "
+       "'disc_weight': 0.5, 'disc_in_channels': 1}, 'ckpt_path': None}, 'data': {'name': 'radio', 'batch_size': 2}, "
+       "'trainer': {'gradient_accumulate_every': 2, 'lr': 5e-06, 'min_lr': 5e-07, 'train_num_steps': 150000, "
+       "'save_and_sample_every': 5000, 'log_freq': 100, 'resume_milestone': 0, 'amp': False}}")
+GEN = ("2025-08-15 20:41:07,376 [Train Step] 35000/150000: train/total_loss: 1811.20437, train/logvar: 0.00000, "
+       "train/kl_loss: 141190.02344, train/nll_loss: 1811.06250, train/rec_loss: 0.02765, train/d_weight: 5000.00000, "
+       "train/disc_factor: 0.00000, train/g_loss: -0.45120, lr: 0.00000, ")
+DISC = ("2025-08-15 20:41:07,380 [Train Step] 35000/150000: train/disc_loss: 0.69315, train/logits_real: -0.01000, "
+        "train/logits_fake: 0.02000, lr: 0.00000, ")
+
+
+def parse_text(text: bytes | str, chunks: list[int] | None = None, file: str = "run.log"):
+    """Parse text in one go, or cut at the given line counts; return the snapshot."""
+    data = text.encode() if isinstance(text, str) else text
+    lines = data.split(b"\n")
+    complete = lines[:-1]
+    parser, store = Parser(file), RunStore(file, file)
+    cuts = [0] + sorted(set(c for c in (chunks or []) if 0 < c < len(complete))) + [len(complete)]
+    for a, b in zip(cuts, cuts[1:]):
+        if b > a:
+            store.ingest(parser.feed(b"".join(x + b"\n" for x in complete[a:b]), a + 1))
+    return store.snapshot()
+
+
+def test_vae_step_line_values_exact():
+    s = parse_text(CFG + "\n" + GEN + "\n")
+    f = s.frame
+    assert list(f.columns[:4]) == ["step", "time", "segment", "file"]
+    row = f.iloc[0]
+    assert row["step"] == 35000
+    assert row["time"] == pd.Timestamp("2025-08-15 20:41:07.376")
+    assert row["train/total_loss"] == 1811.20437 and row["train/g_loss"] == -0.45120
+    assert row["train/kl_loss"] == 141190.02344 and row["lr"] == 0.0
+    seg = s.segments[0]
+    assert seg.config["model"]["lossconfig"]["disc_start"] == 50001
+    assert seg.stage == "vae" and seg.header_line == 1 and seg.total_steps == 150000
+
+
+def test_gradient_accumulation_two_lines_one_record():
+    s = parse_text("\n".join([CFG, GEN, DISC, GEN.replace("35000/", "35100/"), DISC.replace("35000/", "35100/")]) + "\n")
+    f = s.frame
+    assert f["step"].tolist() == [35000, 35100]
+    assert f["train/disc_loss"].tolist() == [0.69315, 0.69315]
+    assert f["train/total_loss"].tolist() == [1811.20437, 1811.20437]
+    assert s.segments[0].records == 2
+    # the time of a record is its first line's
+    assert f["time"].iloc[0] == pd.Timestamp("2025-08-15 20:41:07.376")
+
+
+def test_merge_across_chunks_and_consistent_snapshots():
+    parser, store = Parser("a.log"), RunStore("a", "a")
+    store.ingest(parser.feed((CFG + "\n" + GEN + "\n").encode(), 1))
+    before = store.snapshot()
+    assert math.isnan(before.frame["train/g_loss"].iloc[0]) is False
+    assert "train/disc_loss" not in before.frame
+    store.ingest(parser.feed((DISC + "\n").encode(), 3))
+    after = store.snapshot()
+    assert len(after.frame) == 1 and after.frame["train/disc_loss"].iloc[0] == 0.69315
+    # the old snapshot did not change underneath its reader
+    assert "train/disc_loss" not in before.frame and before.version < after.version
+
+
+def test_merge_into_published_row_copies_on_write():
+    parser, store = Parser("a.log"), RunStore("a", "a")
+    store.ingest(parser.feed((CFG + "\n" + GEN + "\n" + DISC + "\n").encode(), 1))
+    store.ingest(parser.feed((GEN.replace("35000/", "35100/") + "\n").encode(), 4))
+    before = store.snapshot()
+    d2 = DISC.replace("35000/", "35100/").replace("0.69315", "0.11111")
+    store.ingest(parser.feed((d2 + "\n").encode(), 5))
+    after = store.snapshot()
+    assert math.isnan(before.frame["train/disc_loss"].iloc[1])
+    assert after.frame["train/disc_loss"].iloc[1] == 0.11111
+
+
+def test_nan_inf_negative_zero():
+    line = GEN.replace("1811.20437", "nan").replace("-0.45120", "-inf").replace("141190.02344", "inf").replace("0.02765", "-0.00000")
+    s = parse_text(CFG + "\n" + line + "\n")
+    r = s.frame.iloc[0]
+    assert math.isnan(r["train/total_loss"]) and r["train/g_loss"] == -math.inf and r["train/kl_loss"] == math.inf
+    assert r["train/rec_loss"] == 0.0 and math.copysign(1, r["train/rec_loss"]) == -1
+    nf = s.nonfinite.sort_values("metric")
+    assert nf[["metric", "value", "step", "line"]].values.tolist() == [
+        ["train/g_loss", "-inf", 35000, 2], ["train/kl_loss", "inf", 35000, 2], ["train/total_loss", "nan", 35000, 2]]
+
+
+def test_any_keys_and_diffusion_block_config():
+    text = ("2025-10-15 13:03:42,353 data:\n  batch_size: 4\n  name: DPMK\nmodel:\n  first_stage:\n    embed_dim: 3\n"
+            "    ddconfig:\n      resolution: [320, 320]\n      attn: []\n  ckpt_path: None\ntrainer:\n"
+            "  gradient_accumulate_every: 1\n  log_freq: 500\n  lr: 2e-05\n  amp: False\n  train_num_steps: 80000\n"
+            "2025-10-15 13:03:47,691 [Train Step] 0/80000: loss_simple: 3.61127, loss_vlb: 0.00000, total_loss: 3.61127, lr: 0.00002, \n"
+            "2025-10-15 13:04:47,691 [Train Step] 500/80000: loss_simple: nan, loss_vlb: 0.00000, total_loss: nan, lr: 0.00002, train/edge_loss: 1.00000, \n")
+    s = parse_text(text)
+    cfg = s.segments[0].config
+    assert cfg == {"data": {"batch_size": 4, "name": "DPMK"},
+                   "model": {"first_stage": {"embed_dim": 3, "ddconfig": {"resolution": [320, 320], "attn": []}}, "ckpt_path": None},
+                   "trainer": {"gradient_accumulate_every": 1, "log_freq": 500, "lr": 2e-05, "amp": False, "train_num_steps": 80000}}
+    assert s.segments[0].stage == "diffusion"
+    assert s.frame["loss_simple"].iloc[0] == 3.61127 and s.frame["lr"].iloc[0] == 0.00002
+    assert s.frame["train/edge_loss"].tolist()[1] == 1.0 and math.isnan(s.frame["train/edge_loss"].iloc[0])
+    assert s.other_lines == 0  # block lines are the config, not "other lines"
+
+
+@pytest.mark.parametrize("cut", range(1, 17))
+def test_block_config_split_across_chunks(cut):
+    text = ("2025-10-15 13:03:42,353 data:\n  batch_size: 4\n  name: DPMK\nmodel:\n  first_stage:\n    embed_dim: 3\n"
+            "trainer:\n  lr: 2e-05\n  train_num_steps: 80000\n"
+            "2025-10-15 13:03:47,691 [Train Step] 0/80000: loss_simple: 3.61127, loss_vlb: 0.00000, total_loss: 3.61127, lr: 0.00002, \n")
+    assert_same_run(parse_text(text), parse_text(text, chunks=[cut, cut + 3]))
+
+
+def test_console_capture_redraws_and_no_invented_time():
+    text = ("{'model': {'lossconfig': {'disc_start': 10}}, 'trainer': {'lr': 5e-06, 'train_num_steps': 1000}}\n"
+            "Successfully resumed training from milestone 7 at step 35000\n"
+            "[Train Step] 35000/150000: train/total_loss: 1.00000, lr: 0.00000, \n"
+            "[Train Step] 35000/150000: train/total_loss: 1.00000, lr: 0.00000, :  23%|##3       | 35012/150000 [00:17<5:50:01,  5.47it/s]"
+            "\r[Train Step] 35000/150000: train/total_loss: 1.00000, lr: 0.00000, :  23%|##3       | 35099/150000 [00:17<5:50:01,  5.47it/s]"
+            "[Train Step] 35100/150000: train/total_loss: 2.00000, lr: 0.00000, \n"
+            "UserWarning: something\ntraining complete\n")
+    s = parse_text(text)
+    assert s.frame["step"].tolist() == [35000, 35100]
+    assert s.frame["train/total_loss"].tolist() == [1.0, 2.0]
+    assert s.frame["time"].isna().all()
+    assert s.segments[0].resumed_from_milestone == 7
+    assert s.other_lines == 1 and "UserWarning" in s.other_examples[0]
+
+
+def test_val_lines_are_their_own_series():
+    text = CFG + "\n" + GEN + "\n2025-09-02 10:00:01,000 [Val Step] 5000/150000: val/count: 200.00000, val/mae: 0.01234, \n"
+    s = parse_text(text)
+    assert "val/mae" not in s.frame
+    assert s.val_frame[["step", "val/count", "val/mae"]].values.tolist() == [[5000, 200.0, 0.01234]]
+
+
+def test_damaged_step_lines_are_located_problems():
+    bad = [GEN.replace("1811.20437", "18x1.2"), GEN.replace("35000/", "35100/")[: len(GEN) - 30], "2025-08-15 20:41:07,376 [Train Step] 35x00/150000: a: 1.0, "]
+    s = parse_text("\n".join([CFG] + bad) + "\n")
+    lines = [p.line for p in s.problems]
+    assert lines == [2, 3, 4]
+    assert "not a number" in s.problems[0].reason and "train/total_loss" in s.problems[0].reason
+    assert "cut short" in s.problems[1].reason
+    assert "layout" in s.problems[2].reason
+    # what could be used was kept; the damaged value was not invented
+    assert math.isnan(s.frame["train/total_loss"].iloc[0]) and s.frame["train/kl_loss"].iloc[0] == 141190.02344
+
+
+def test_two_launches_one_file_and_header_only():
+    text = "\n".join([CFG, GEN, CFG.replace("'resume_milestone': 0", "'resume_milestone': 7"), GEN.replace("35000/", "35000/"),
+                      GEN.replace("35000/", "35100/"), CFG]) + "\n"
+    s = parse_text(text)
+    assert [(g.header_line, g.first_step, g.last_step, g.records) for g in s.segments] == [
+        (1, 35000, 35000, 1), (3, 35000, 35100, 2), (6, None, None, 0)]
+    assert s.segments[1].resumed_from_milestone == 7 and s.segments[1].resumes_segment == 0
+    # the stitched view takes step 35000 from the later launch
+    assert s.frame["segment"].tolist() == [1, 1] and len(s.raw) == 3
+
+
+def test_dict_config_is_never_evaluated():
+    assert parse_dict_config("{'a': __import__('os').system('true')}") is None
+    assert parse_dict_config("{'a': [1, 2], 'b': None}") == {"a": [1, 2], "b": None}
+    assert parse_block_config(["trainer:", "  cmd: __import__('os')"]) == {"trainer": {"cmd": "__import__('os')"}}
+
+
+def test_step_pieces_keeps_only_real_messages():
+    line = (b"[Train Step] 1/9: a: 1.00000, :  23%|##  | 2/9 [00:01<00:02, 1.0it/s]\r"
+            b"[Train Step] 1/9: a: 1.00000, :  33%|### | 3/9 [00:01<00:02, 1.0it/s][Train Step] 2/9: a: 2.00000, ")
+    assert step_pieces(line) == [b"[Train Step] 2/9: a: 2.00000, "]
+
+
+# ----------------------------------------------------------------------------- properties
+
+KEYS = ["train/total_loss", "train/kl_loss", "lr", "loss_simple", "train/edge_loss", "val/mae", "x"]
+values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64).map(lambda v: f"{v:.5f}"),
+    st.integers(-10**9, 10**9).map(lambda v: f"{v / 1e5:.5f}"),
+    st.sampled_from(["nan", "inf", "-inf", "-0.00000", "1e5", "12x", "", "0.1.2", "99999999999999999.5"]),
+)
+
+
+@st.composite
+def step_line(draw) -> str:
+    ts = draw(st.sampled_from(["2025-08-15 20:41:07,376 ", "", "2025-13-45 99:41:07,376 ", "2024-02-29 23:59:59,999 "]))
+    kind = draw(st.sampled_from(["Train", "Train", "Val"]))
+    step = draw(st.integers(0, 10**7))
+    keys = draw(st.lists(st.sampled_from(KEYS), max_size=6))
+    body = "".join(f"{k}: {draw(values)}, " for k in keys)
+    if draw(st.booleans()) and body:
+        body = body[: draw(st.integers(0, len(body)))]
+    return f"{ts}[{kind} Step] {step}/{draw(st.integers(0, 10**7))}: {body}"
+
+
+other_line = st.one_of(
+    st.sampled_from(["", "UserWarning: x", "training complete", "Traceback (most recent call last):",
+                     "Successfully resumed training from milestone 3 at step 300", CFG,
+                     "2025-10-15 13:03:42,353 data:", "  batch_size: 4", "trainer:", "  lr: 2e-05", "{'model': {'a': 1}"]),
+    st.text(max_size=40).filter(lambda s: "\n" not in s),
+)
+log_lines = st.lists(st.one_of(step_line(), step_line(), other_line), max_size=40)
+
+
+@given(log_lines, st.lists(st.integers(1, 40), max_size=6))
+def test_chunking_never_changes_the_run(lines, cuts):
+    text = "".join(line + "\n" for line in lines)
+    assert_same_run(parse_text(text), parse_text(text, chunks=cuts))
+
+
+@given(st.lists(step_line(), min_size=1, max_size=30))
+def test_scanner_agrees_with_python_reference(lines):
+    """The compiled scanner's records equal parse_step's, line by line."""
+    text = "".join(line + "\n" for line in lines)
+    parser = Parser("p.log")
+    chunk = parser.feed(text.encode(), 1)
+    expected = [(i + 1, parse_step(line.encode())) for i, line in enumerate(lines)]
+    expected = [(i, e) for i, e in expected if e is not None and not isinstance(e, str)]
+    assert chunk.line.tolist() == [i for i, _ in expected]
+    for r, (_, e) in enumerate(expected):
+        assert chunk.step[r] == e.step and chunk.time_ms[r] == e.time_ms
+        got = {chunk.keys[j]: chunk.values[j, r] for j in range(len(chunk.keys)) if chunk.present[j, r]}
+        assert got.keys() == e.values.keys()
+        for k, v in e.values.items():
+            assert (math.isnan(v) and math.isnan(got[k])) or got[k] == v
+
+
+@given(st.binary(max_size=3000), st.lists(st.integers(1, 60), max_size=5))
+def test_random_bytes_never_raise(data, cuts):
+    text = data if data.endswith(b"\n") else data + b"\n"
+    assert_same_run(parse_text(text), parse_text(text, chunks=cuts))
+
+
+def test_parallel_halves_equal_sequential(monkeypatch):
+    rng = np.random.default_rng(0)
+    lines = [CFG]
+    for i in range(3000):
+        lines.append(GEN.replace("35000/", f"{i * 100}/").replace("1811.20437", f"{rng.normal():.5f}"))
+        lines.append(DISC.replace("35000/", f"{i * 100}/"))
+        if i == 1500:
+            lines.append(GEN.replace("35000/", "150000/").replace("lr:", "train/new_key: 1.00000, lr:"))
+    text = "\n".join(lines) + "\n"
+    one = parse_text(text)
+    monkeypatch.setattr(_scan, "PARALLEL_BYTES", 1000)
+    two = parse_text(text, chunks=[1, 4000])  # first chunk teaches keys; the rest is split in halves
+    assert_same_run(one, two)
+    assert "train/new_key" in two.raw
