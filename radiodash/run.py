@@ -18,6 +18,7 @@ from .store import RunStore
 from .tail import Chunk, LogSource, Notice
 
 _RESET_KINDS = {"truncated", "replaced", "deleted", "created"}
+_FORGET_KINDS = {"truncated", "replaced", "deleted"}
 
 
 class Run:
@@ -32,18 +33,25 @@ class Run:
         self._lock = threading.Lock()
         self._sized = False
         self._follower = None
+        self.refreshes = 0
 
     def refresh(self) -> int:
         """Read what was appended since the last call; return the number of new step records."""
         with self._lock:
+            self.refreshes += 1
             read = getattr(self.source, "iter_read", None) or self.source.read
             added = 0
             for ev in read():
                 if isinstance(ev, Notice):
                     if ev.kind in _RESET_KINDS and ev.file in self._parsers:
                         self._parsers[ev.file].reset()
+                    message = ev.message
+                    if ev.kind in _FORGET_KINDS:
+                        dropped = self.store.forget_file(ev.file)
+                        if dropped:
+                            message += f" ({dropped:,} step records read from it earlier were taken out of the view)"
                     if ev.kind != "new_file":
-                        self.store.add_notice(ev.message)
+                        self.store.add_notice(message)
                     continue
                 parser = self._parsers.get(ev.file)
                 if parser is None:

@@ -67,6 +67,20 @@ class _Table:
             self._copied.add(key)
         return col
 
+    def keep(self, rows: np.ndarray, seg_map: np.ndarray) -> None:
+        """Keep only `rows` (ascending), renumbering segments through `seg_map`; fresh arrays."""
+        n = rows.size
+        self.step = self.step[rows].copy()
+        self.time = self.time[rows].copy()
+        self.segment = seg_map[self.segment[rows]].astype(np.int32)
+        self.line = self.line[rows].copy()
+        # a column only the dropped rows had would not exist in a fresh parse (a logged nan looks absent)
+        self.cols = {k: c for k, v in self.cols.items() if not np.isnan(c := v[rows]).all()}
+        self.n = self.cap = n
+        self.published = 0
+        self._copied = set()
+        self.reserve(max(n, 1024))
+
     def frame_columns(self) -> dict[str, np.ndarray]:
         n = self.n
         self.published = n
@@ -113,6 +127,8 @@ class RunStore:
         self.problems: list[Problem] = []
         self.problem_count = 0
         self.other_lines = 0
+        self._other_by_file: dict[str, int] = {}
+        self._problems_by_file: dict[str, int] = {}
         self.other_examples: list[str] = []
         self.notices: list[str] = []
         self.lines_read = 0
@@ -133,6 +149,40 @@ class RunStore:
                 self.notices.append(message)
             self.version += 1
 
+    def forget_file(self, file: str) -> int:
+        """Drop everything read from `file` (it was truncated, replaced or deleted); returns rows dropped.
+
+        Why: the file will be read again from its start, and the view must equal a
+        one-shot parse of the files as they are now — never the old rows plus the new.
+        """
+        with self.lock:
+            gone = [s.index for s in self.segments if s.file == file]
+            if not gone and file not in self.files:
+                return 0
+            kept = [s for s in self.segments if s.file != file]
+            seg_map = np.full(max(len(self.segments), 1), -1, np.int32)
+            for new, s in enumerate(kept):
+                seg_map[s.index] = new
+                s.index = new
+            dropped = 0
+            for t in (self.train, self.val):
+                rows = np.flatnonzero(seg_map[t.segment[: t.n]] >= 0) if t.n else np.zeros(0, np.int64)
+                dropped += t.n - rows.size if t is self.train else 0
+                t.keep(rows, seg_map)
+            self.segments = kept
+            self._current = {f: int(seg_map[i]) for f, i in self._current.items() if f != file}
+            self._headers = {h: int(seg_map[i]) for h, i in self._headers.items() if seg_map[i] >= 0}
+            self.nonfinite = [(st, k, v, int(seg_map[sg]), f, ln) for st, k, v, sg, f, ln in self.nonfinite
+                              if f != file]
+            self.problems = [p for p in self.problems if p.file != file]
+            self.problem_count -= self._problems_by_file.pop(file, 0)
+            self.other_lines -= self._other_by_file.pop(file, 0)
+            self.other_examples = [e for e in self.other_examples if not e.startswith(file + ":")]
+            if file in self.files:
+                self.files.remove(file)
+            self.version += 1
+            return dropped
+
     def ingest(self, chunk: ParsedChunk, nbytes: int = 0) -> int:
         """Add one parsed chunk; returns the number of new train step records."""
         with self.lock:
@@ -144,6 +194,9 @@ class RunStore:
             self.problem_count += chunk.problem_count
             self.problems.extend(chunk.problems[: max(0, MAX_PROBLEMS - len(self.problems))])
             self.other_lines += chunk.other_lines
+            f = chunk.file
+            self._other_by_file[f] = self._other_by_file.get(f, 0) + chunk.other_lines
+            self._problems_by_file[f] = self._problems_by_file.get(f, 0) + chunk.problem_count
             self.other_examples.extend(chunk.other_examples[: max(0, 5 - len(self.other_examples))])
             for h in chunk.header_updates:
                 seg = self._headers.get(id(h))

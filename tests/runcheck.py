@@ -28,3 +28,17 @@ def assert_same_run(a: Snapshot, b: Snapshot) -> None:
         pd.testing.assert_frame_equal(x.reset_index(drop=True), y.reset_index(drop=True), check_dtype=False,
                                       check_categorical=False, obj=key)
     assert sa == sb
+
+
+def parse_files(files: dict[str, bytes], folder: str = "/sim") -> Snapshot:
+    """One-shot parse of in-memory files, in name order, without the tail (the reference)."""
+    from radiodash.parse import Parser
+    from radiodash.store import RunStore
+
+    store = RunStore(folder, folder.rsplit("/", 1)[-1])
+    for name in sorted(files):
+        data = files[name]
+        path = f"{folder}/{name}"
+        end = data.rfind(b"\n") + 1
+        store.ingest(Parser(path).feed(data[:end], 1), end)
+    return store.snapshot()
