@@ -314,6 +314,17 @@ def scan(buf, line_start, kinds, starts, ends, steps, totals, times, values, pre
     return q
 
 
+@njit(cache=True, nogil=True)
+def scatter(col, target, values, present):
+    """col[target[i]] = values[i] where present[i], in order (a step's later line wins).
+
+    One pass with no temporaries: the store's merge of a block into a column.
+    """
+    for i in range(target.size):
+        if present[i]:
+            col[target[i]] = values[i]
+
+
 class KeyTable:
     """Interned metric keys, shared by the compiled scanner and the Python parser.
 
@@ -380,6 +391,17 @@ class ScanResult:
                     keys.table_hash, keys.table_id, keys.key_bytes, keys.key_len, keys.nkeys, keys.next_kid,
                     _POW10, insert, self.missed)
 
+    def trim(self, n: int) -> "ScanResult":
+        """Keep the first n lines (the arrays were sized by an estimate)."""
+        if n == self.n:
+            return self
+        self.n = n
+        for name in ("kinds", "starts", "ends", "steps", "totals", "times"):
+            setattr(self, name, getattr(self, name)[:n])
+        self.values = self.values[:, :n]
+        self.present = self.present[:, :n]
+        return self
+
     def nonfinite(self):
         """(line index, key id, code) of nan/inf values on lines the scanner accepted."""
         c = int(min(self.nf_count[0], self.nf_line.size))
@@ -425,19 +447,29 @@ def _executor():
     return _pool
 
 
-def _scan_one(buf: np.ndarray, n: int, keys: KeyTable, insert: bool = True) -> ScanResult:
-    """Scan exactly the n complete lines of buf; rescan when columns or nan/inf room ran out."""
+def _estimate_lines(buf: np.ndarray) -> int:
+    """Room for the lines of buf, from the newline density of its first 64 KiB (no full count)."""
+    sample = buf[: 1 << 16]
+    per_byte = (int(np.count_nonzero(sample == 10)) + 1) / max(sample.size, 1)
+    return int(buf.size * per_byte * 1.2) + 64
+
+
+def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True) -> ScanResult:
+    """Scan all complete lines of buf; rescan when columns, lines or nan/inf room ran out."""
     width = max(16, int(keys.nkeys[0]) + 8)
     nf_cap = 64
+    n = _estimate_lines(buf)
     while True:
         res = ScanResult(n, width, nf_cap)
-        res.run(buf, keys, insert)
+        stop = res.run(buf, keys, insert)
         if int(keys.nkeys[0]) > width:
             width = int(keys.nkeys[0]) + 8
         elif res.nf_count[0] > nf_cap:
             nf_cap = int(res.nf_count[0])
+        elif stop < buf.size:  # more lines than estimated: count them exactly (rare)
+            n = int(np.count_nonzero(buf == 10))
         else:
-            return res
+            return res.trim(int(np.flatnonzero(res.ends[:n] == stop - 1)[0]) + 1 if stop else 0)
 
 
 def scan_block(data: bytes, keys: KeyTable) -> ScanResult:
@@ -449,17 +481,15 @@ def scan_block(data: bytes, keys: KeyTable) -> ScanResult:
     """
     buf = np.frombuffer(data, np.uint8)
     if len(data) <= PARALLEL_BYTES or int(keys.nkeys[0]) == 0:
-        return _scan_one(buf, data.count(b"\n"), keys)
+        return _scan_one(buf, keys)
     mid = data.find(b"\n", len(data) // 2) + 1
     if mid <= 0 or mid >= len(data):
-        return _scan_one(buf, data.count(b"\n"), keys)
-    n_a = data.count(b"\n", 0, mid)
-    n_b = data.count(b"\n", mid)
-    fut = _executor().submit(_scan_one, buf[mid:], n_b, keys, False)
-    a = _scan_one(buf[:mid], n_a, keys, False)
+        return _scan_one(buf, keys)
+    fut = _executor().submit(_scan_one, buf[mid:], keys, False)
+    a = _scan_one(buf[:mid], keys, False)
     b = fut.result()
     if a.missed[0]:
-        a = _scan_one(buf[:mid], n_a, keys)
+        a = _scan_one(buf[:mid], keys)
     if b.missed[0]:
-        b = _scan_one(buf[mid:], n_b, keys)
+        b = _scan_one(buf[mid:], keys)
     return ScanResult.concat(a, b, mid)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .model import Problem, Segment, Snapshot
+from . import _scan
 from .parse import TRAIN, VAL, Header, Marker, ParsedChunk, stage_of
 
 NAT = np.iinfo(np.int64).min  # datetime64's NaT as int64: the time column is viewed, not converted
@@ -47,7 +48,7 @@ class _Table:
             new[: self.n] = old[: self.n]
             setattr(self, name, new)
         for key, old in self.cols.items():
-            new = np.full(cap, np.nan)
+            new = np.empty(cap)  # rows past n are filled (NaN first) when appended
             new[: self.n] = old[: self.n]
             self.cols[key] = new
         self.cap = cap
@@ -56,7 +57,8 @@ class _Table:
     def column(self, key: str) -> np.ndarray:
         col = self.cols.get(key)
         if col is None:
-            col = self.cols[key] = np.full(self.cap, np.nan)
+            col = self.cols[key] = np.empty(self.cap)
+            col[: self.n] = np.nan  # earlier rows did not have this key
         return col
 
     def writable(self, key: str, first_row: int) -> np.ndarray:
@@ -277,14 +279,11 @@ class RunStore:
         # new columns in order of first appearance (row, then the file's key order): chunking-independent
         for j in sorted(fresh, key=lambda j: (int(np.argmax(present[j])), chunk.rank.get(chunk.keys[j], 0))):
             t.column(chunk.keys[j])
+        for key in t.cols:
+            t.cols[key][t.n: n_after] = np.nan  # the new rows' cells, before any line fills them
         for j in used:
-            p = present[j]
             col = t.writable(chunk.keys[j], first_target)
-            tp = target[p]
-            if tp.size == int(tp[-1]) - int(tp[0]) + 1:  # one value per record, in a run: a slice
-                col[int(tp[0]): int(tp[-1]) + 1] = values[j, p]
-            else:
-                col[tp] = values[j, p]  # numpy assigns in order: within a step the later line wins
+            _scan.scatter(col, target, values[j], present[j])  # in order: within a step the later line wins
         t.n = n_after
         if not is_train:
             return n_groups
