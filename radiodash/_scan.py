@@ -157,6 +157,8 @@ def scan(buf, line_start, kinds, starts, ends, steps, totals, times, values, pre
     nbuf = buf.size
     max_keys = values.shape[0]
     max_lines = kinds.size
+    start_slot = (next_kid.size - 1) // 2
+    line_first = -1
     i = 0
     q = line_start
     while q < nbuf and i < max_lines:
@@ -219,7 +221,8 @@ def scan(buf, line_start, kinds, starts, ends, steps, totals, times, values, pre
         # pairs "key: value, "
         ok = True
         ended = True  # a real step line ends with ", "; one that does not may be cut
-        prev = max_keys
+        prev = start_slot if line_first < 0 else start_slot + 1 + line_first
+        this_first = -1
         while p < e:
             ended = False
             ks = p
@@ -248,6 +251,8 @@ def scan(buf, line_start, kinds, starts, ends, steps, totals, times, values, pre
                     break
                 next_kid[prev] = kid
             prev = kid
+            if this_first < 0:
+                this_first = kid
             # value
             neg = False
             if buf[p] == 45:
@@ -310,6 +315,7 @@ def scan(buf, line_start, kinds, starts, ends, steps, totals, times, values, pre
                 nf_count[0] = c + 1
         if ok and ended:
             kinds[i] = kind
+            line_first = this_first
         i += 1
     return q
 
@@ -341,7 +347,10 @@ class KeyTable:
         self.key_bytes = np.zeros((max_keys, max_key_len), np.uint8)
         self.key_len = np.zeros(max_keys, np.int32)
         self.nkeys = np.zeros(1, np.int64)
-        self.next_kid = np.full(max_keys + 1, -1, np.int32)
+        # key prediction: [k] = key that followed key k; [max_keys] = first key of the first line;
+        # [max_keys + 1 + k] = first key of a line after a line that began with key k
+        # (under gradient accumulation the two kinds of lines alternate)
+        self.next_kid = np.full(2 * max_keys + 1, -1, np.int32)
         self._names: list[str] = []
 
     def names(self) -> list[str]:
@@ -385,11 +394,11 @@ class ScanResult:
         self.nf_count = np.zeros(1, np.int64)
         self.missed = np.zeros(1, np.int8)
 
-    def run(self, buf: np.ndarray, keys: "KeyTable", insert: bool = True) -> int:
+    def run(self, buf: np.ndarray, keys: "KeyTable", insert: bool = True, next_kid: np.ndarray | None = None) -> int:
         return scan(buf, 0, self.kinds, self.starts, self.ends, self.steps, self.totals, self.times, self.values,
                     self.present, self.nf_line, self.nf_key, self.nf_code, self.nf_count,
-                    keys.table_hash, keys.table_id, keys.key_bytes, keys.key_len, keys.nkeys, keys.next_kid,
-                    _POW10, insert, self.missed)
+                    keys.table_hash, keys.table_id, keys.key_bytes, keys.key_len, keys.nkeys,
+                    keys.next_kid if next_kid is None else next_kid, _POW10, insert, self.missed)
 
     def trim(self, n: int) -> "ScanResult":
         """Keep the first n lines (the arrays were sized by an estimate)."""
@@ -454,14 +463,14 @@ def _estimate_lines(buf: np.ndarray) -> int:
     return int(buf.size * per_byte * 1.2) + 64
 
 
-def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True) -> ScanResult:
+def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np.ndarray | None = None) -> ScanResult:
     """Scan all complete lines of buf; rescan when columns, lines or nan/inf room ran out."""
     width = max(16, int(keys.nkeys[0]) + 8)
     nf_cap = 64
     n = _estimate_lines(buf)
     while True:
         res = ScanResult(n, width, nf_cap)
-        stop = res.run(buf, keys, insert)
+        stop = res.run(buf, keys, insert, next_kid)
         if int(keys.nkeys[0]) > width:
             width = int(keys.nkeys[0]) + 8
         elif res.nf_count[0] > nf_cap:
@@ -485,7 +494,8 @@ def scan_block(data: bytes, keys: KeyTable) -> ScanResult:
     mid = data.find(b"\n", len(data) // 2) + 1
     if mid <= 0 or mid >= len(data):
         return _scan_one(buf, keys)
-    fut = _executor().submit(_scan_one, buf[mid:], keys, False)
+    # the second thread predicts keys with its own table: no shared cache line written by both
+    fut = _executor().submit(_scan_one, buf[mid:], keys, False, keys.next_kid.copy())
     a = _scan_one(buf[:mid], keys, False)
     b = fut.result()
     if a.missed[0]:
