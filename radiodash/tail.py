@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,8 @@ class FileTail:
             return
         try:
             st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):  # the path became a folder: LogSource follows its files instead
+                return
             ident = (st.st_dev, st.st_ino)
             if not self.existed:
                 if self.seen:  # deleted earlier, now back
@@ -122,7 +125,7 @@ class FileTail:
             start = self.offset
             self.offset += len(data)
             self.bytes_read += len(data)
-            self.tail_bytes = (self.tail_bytes + data)[-FINGERPRINT:]
+            self.tail_bytes = data[-FINGERPRINT:] if len(data) >= FINGERPRINT else (self.tail_bytes + data)[-FINGERPRINT:]
             if self.skipping:
                 nl = data.find(b"\n")
                 if nl < 0:
@@ -138,7 +141,10 @@ class FileTail:
             if end == 0:
                 self.partial += data
             else:
-                body = self.partial + data[:end]
+                if not self.partial and end == len(data):
+                    body = data  # the common case: whole lines, no copy
+                else:
+                    body = b"".join((self.partial, memoryview(data)[:end]))
                 first = self.line
                 self.partial = data[end:]
                 yield from self._emit(body, first, start - (len(body) - end))
@@ -234,7 +240,10 @@ class LogSource:
                     self._tails[f] = FileTail(f)
                     if self.is_folder and self.reads > 1:
                         yield Notice(f, "new_file", None, f"new launch file {os.path.basename(f)}")
-            for f in sorted(self._tails) if self.is_folder else [self.path]:
+            folder = self.is_folder
+            for f in sorted(self._tails) if folder else [self.path]:
+                if folder and f == self.path:
+                    continue
                 yield from self._tails.setdefault(f, FileTail(f)).read()
 
     def read(self) -> list[Chunk | Notice]:
