@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", default=None, help="also write a standalone HTML report")
     _window(p)
 
+    p = sub.add_parser("serve", help="serve the dashboard on the LAN (runs `streamlit run app.py`)")
+    p.add_argument("--log", default=None, help="the run to open first (a .log file or a results folder)")
+    p.add_argument("--root", default=None, help="folder whose runs may be browsed (default: the log's parent)")
+    p.add_argument("--token", default=None, help="access token teammates must enter (or set RADIODASH_TOKEN)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="0.0.0.0", help="interface to listen on (0.0.0.0: the whole LAN)")
+
     p = sub.add_parser("simulate", help="write a simulated RadioDiff run into a results folder")
     p.add_argument("dir")
     try:
@@ -51,12 +58,33 @@ def _problems_summary(snap) -> str:
     return "; ".join(parts)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """`streamlit run app.py` with the settings passed as RADIODASH_* variables (never on the command line for the token)."""
+    import os
+    import subprocess
+
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    env = dict(os.environ)
+    for key, value in (("RADIODASH_LOG", args.log), ("RADIODASH_ROOT", args.root), ("RADIODASH_TOKEN", args.token)):
+        if value:
+            env[key] = os.path.abspath(value) if key != "RADIODASH_TOKEN" else value
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+           "--server.address", args.address]
+    print(f"serving on http://{args.address}:{args.port} (Ctrl-C stops)", file=sys.stderr)
+    try:
+        return subprocess.call(cmd, env=env, cwd=app.parent)
+    except KeyboardInterrupt:
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "simulate":
         from .simulate import run_from_args
 
         return run_from_args(args)
+    if args.command == "serve":
+        return _serve(args)
 
     from .run import open_run
 

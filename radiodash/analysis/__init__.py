@@ -1,0 +1,152 @@
+"""Training analysis: pure functions of a run snapshot (phases, events, alerts, statistics,
+throughput, loss decomposition, learning-rate reconstruction), cached by (run, version, window)."""
+from __future__ import annotations
+
+import threading
+import time as _time
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..model import Snapshot
+from . import alerts as _alerts
+from . import events as _events
+from .common import cfg, col, number
+from .model import Alert, Analysis, DiscSwitch, Event, Phase, Throughput, jsonable
+from .phases import split as _split_phases
+from .schedule import decompose, discriminator_switch, lr_factor, lr_table, reconstruct_lr
+from .stats import frame_stats, series_stats
+from .throughput import throughput as _throughput
+
+__all__ = ["analyze", "Analysis", "Event", "Phase", "Alert", "DiscSwitch", "Throughput", "reconstruct_lr",
+           "discriminator_switch", "decompose", "stall_status", "steps_per_hour", "lr_factor", "window",
+           "jsonable", "series_stats"]
+
+_CACHE: OrderedDict[tuple, tuple[Snapshot, Analysis]] = OrderedDict()  # holds the snapshot: its id stays unique
+_CACHE_SIZE = 64
+_LOCK = threading.Lock()
+STALL_BUCKET = 5.0  # seconds: `now` only matters for the stalled alert
+
+
+def window(frame: pd.DataFrame, from_step: int | None, until_step: int | None) -> pd.DataFrame:
+    if from_step is None and until_step is None:
+        return frame
+    s = frame["step"]
+    keep = np.ones(len(frame), bool)
+    if from_step is not None:
+        keep &= (s >= from_step).to_numpy()
+    if until_step is not None:
+        keep &= (s <= until_step).to_numpy()
+    return frame[keep].reset_index(drop=True)
+
+
+def steps_per_hour(frame: pd.DataFrame) -> float | None:
+    return _throughput(frame, None, None, 1).steps_per_hour
+
+
+def stall_status(snap: Snapshot, now: float | None = None) -> tuple[float | None, float | None, bool]:
+    """(seconds since the last new line, usual interval, stalled?) — cheap enough for every live rerun."""
+    latest = int(snap.frame["step"].iloc[-1]) if len(snap.frame) else None
+    total = number(cfg(snap.config, "trainer", "train_num_steps")) or (
+        snap.segments[-1].total_steps if snap.segments else None)
+    log_freq = number(cfg(snap.config, "trainer", "log_freq")) or 1
+    finished = latest is not None and total is not None and latest + log_freq >= total
+    return _events.stall_status(snap, now, None, finished)
+
+
+def analyze(snap: Snapshot, from_step: int | None = None, until_step: int | None = None,
+            now: float | None = None) -> Analysis:
+    now = _time.time() if now is None else now
+    key = (id(snap), snap.path, snap.version, from_step, until_step, int(now // STALL_BUCKET))
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit[1]
+    result = _analyze(snap, from_step, until_step, now)
+    with _LOCK:
+        _CACHE[key] = (snap, result)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result
+
+
+def _lines_per_step(frame: pd.DataFrame, config: dict[str, Any] | None) -> int:
+    accum = number(cfg(config, "trainer", "gradient_accumulate_every"))
+    if col(frame, "disc_loss") is not None and col(frame, "total_loss") is not None and frame.columns[4:].size:
+        return 2 if accum in (None, 2) else int(accum)
+    return 1
+
+
+def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None, now: float) -> Analysis:
+    frame = window(snap.frame, from_step, until_step)
+    config = snap.config
+    metrics = [m for m in snap.metrics if m in frame.columns]
+    stage = next((s.stage for s in reversed(snap.segments) if s.stage), None)
+    disc = discriminator_switch(frame, config) if stage != "diffusion" else None
+    total_steps = snap.segments[-1].total_steps if snap.segments else None
+    tp = _throughput(frame, config, total_steps, _lines_per_step(frame, config))
+    decomp = decompose(frame, config) if stage != "diffusion" else None
+    lr = lr_table(frame, config)
+
+    events: list[Event] = _events.launch_events(snap, frame)
+    events += _events.disc_event(frame, disc)
+    events += _events.checkpoint_events(frame, config)
+    events += _events.non_finite_events(snap, frame)
+    quiet = [s.first_step for s in snap.segments if s.first_step is not None]
+    if disc is not None and disc.first_on_step is not None:
+        quiet.append(disc.first_on_step)
+    events += _events.spike_events(frame, metrics, quiet)
+    events += _events.stall_events(frame, tp.typical_interval_seconds)
+    events.sort(key=lambda e: (e.step if e.step is not None else -1, e.kind))
+
+    phases = _split_phases(frame, metrics, disc, stage)
+    since, typical, is_stalled = stall_status(snap, now) if until_step is None else (None, None, False)
+
+    alerts: list[Alert] = []
+    alerts += _alerts.from_events(events)
+    alerts += _alerts.stalled(since, typical, is_stalled, tp.latest_step)
+    alerts += _alerts.lr_below_log_precision(frame, config)
+    alerts += _alerts.d_weight_at_clamp(frame, config)
+    alerts += _alerts.discriminator_never_updated(frame, config, disc)
+    alerts += _alerts.total_loss_driven_by_adversarial_term(decomp, disc)
+    alerts += _alerts.kl_rising(frame, config)
+    alerts += _alerts.decomposition_mismatch(decomp)
+    order = {"error": 0, "warning": 1, "info": 2}
+    alerts.sort(key=lambda a: order.get(a.severity, 3))
+
+    phase_stats = {p.name: frame_stats(frame[(frame["step"] >= p.start_step) & (frame["step"] <= p.end_step)],
+                                       metrics) for p in phases}
+    segments = [{"index": s.index, "file": s.file, "first_step": s.first_step, "last_step": s.last_step,
+                 "first_time": s.first_time, "last_time": s.last_time, "records": s.records,
+                 "resumed_from_milestone": s.resumed_from_milestone, "resumes_segment": s.resumes_segment,
+                 "stage": s.stage} for s in snap.segments]
+    steps = {"first": int(frame["step"].iloc[0]) if len(frame) else None,
+             "last": int(frame["step"].iloc[-1]) if len(frame) else None,
+             "total": tp.total_steps}
+    return Analysis(stage=stage, records=len(frame), window=(from_step, until_step), events=events,
+                    phases=phases, alerts=alerts, stats=frame_stats(frame, metrics), phase_stats=phase_stats,
+                    throughput=tp, disc=disc, lr=lr, decomposition=decomp,
+                    checkpoints=_checkpoint_table(frame, config, metrics), segments=segments, config=config,
+                    steps=steps)
+
+
+def _checkpoint_table(frame: pd.DataFrame, config: dict[str, Any] | None, metrics: list[str]) -> pd.DataFrame:
+    """Values at each saved milestone (model-K.pt), from the last logged step at or before it."""
+    save = number(cfg(config, "trainer", "save_and_sample_every"))
+    cols = ["milestone", "step", "logged_step", *metrics]
+    if not save or not len(frame):
+        return pd.DataFrame(columns=cols)
+    steps = frame["step"].to_numpy()
+    ks = np.arange(max(1, -(-int(steps[0]) // int(save))), int(steps[-1]) // int(save) + 1)
+    if not ks.size:
+        return pd.DataFrame(columns=cols)
+    at = ks * int(save)
+    idx = np.searchsorted(steps, at, side="right") - 1
+    rows = frame.iloc[idx]
+    out = pd.DataFrame({"milestone": ks, "step": at, "logged_step": steps[idx]})
+    for m in metrics:
+        out[m] = rows[m].to_numpy()
+    return out

@@ -1,0 +1,170 @@
+"""Health alerts: stable codes, a severity, and a message that says what to do."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .common import cfg, col, fmt, number
+from .model import Alert, DiscSwitch, Event
+from .schedule import lr_factor
+
+
+def lr_below_log_precision(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]:
+    c = col(frame, "lr")
+    lr = number(cfg(config, "trainer", "lr"))
+    total = number(cfg(config, "trainer", "train_num_steps"))
+    if c is None or not lr or lr <= 0 or not total:
+        return []
+    logged = frame[c].to_numpy(float)
+    logged = logged[np.isfinite(logged)]
+    if not logged.size or (logged == 0).mean() <= 0.5:
+        return []
+    step = int(frame["step"].iloc[-1])
+    min_lr = number(cfg(config, "trainer", "min_lr")) or 0.0
+    factor = float(lr_factor(np.array([step]), total, min_lr)[0])
+    now = lr * factor
+    return [Alert("lr_below_log_precision", "info",
+                  f"The log prints lr with 5 decimals, so it reads 0.00000 on {(logged == 0).mean():.0%} of records, "
+                  f"but the optimizer's lr is {now:.3g} at step {step:,} (config lr {lr:g} × schedule factor "
+                  f"{factor:.3f}). The learning-rate panel shows the schedule reconstructed from the config; "
+                  "the run is not training at lr 0.", step, {"reconstructed_lr": now, "config_lr": lr})]
+
+
+def d_weight_at_clamp(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]:
+    c = col(frame, "d_weight")
+    dw = number(cfg(config, "model", "lossconfig", "disc_weight"))
+    if c is None or not dw:
+        return []
+    v = frame[c].to_numpy(float)
+    v = v[np.isfinite(v)]
+    clamp = 1e4 * dw
+    if not v.size:
+        return []
+    share = float((np.abs(v - clamp) <= 1e-5 * max(1.0, clamp)).mean())
+    if share <= 0.5:
+        return []
+    return [Alert("d_weight_at_clamp", "warning",
+                  f"d_weight equals its clamp ceiling 1e4 × disc_weight = {clamp:,.0f} on {share:.1%} of records: "
+                  "the adaptive weight ‖∇nll‖ / ‖∇g_loss‖ is saturated, so the adversarial term is not balanced "
+                  "adaptively. Check the gradient norms or lower disc_weight.", None,
+                  {"clamp": clamp, "share_at_clamp": share})]
+
+
+def discriminator_never_updated(frame: pd.DataFrame, config: dict[str, Any] | None,
+                                disc: DiscSwitch | None) -> list[Alert]:
+    accum = number(cfg(config, "trainer", "gradient_accumulate_every"))
+    if disc is None or disc.first_on_step is None or col(frame, "disc_loss") is not None or accum != 1:
+        return []
+    return [Alert("discriminator_never_updated", "warning",
+                  f"disc_factor reached 1 at step {disc.first_on_step:,} but the log has no discriminator lines "
+                  "(no disc_loss) and gradient_accumulate_every is 1: RadioDiff's trainer steps the "
+                  "discriminator's optimizer only on the second accumulation pass, so the discriminator never "
+                  "trains. Set gradient_accumulate_every: 2.", disc.first_on_step)]
+
+
+def adversarial_share(decomp: pd.DataFrame | None, disc: DiscSwitch | None) -> dict[str, float] | None:
+    """How much of the fall of total_loss after the switch is the adversarial term."""
+    if decomp is None or disc is None or disc.first_on_step is None:
+        return None
+    before = decomp[decomp["step"] < disc.first_on_step]
+    after = decomp[decomp["step"] >= disc.first_on_step]
+    if before.empty or after.empty:
+        return None
+    drop = float(before["total_logged"].mean() - after["total_logged"].mean())
+    adv = float(after["adv_term"].mean() - before["adv_term"].mean())
+    nll = float(after["nll"].mean() - before["nll"].mean())
+    if not np.isfinite(drop) or drop <= 0:
+        return None
+    return {"drop": drop, "adv_change": adv, "nll_change": nll, "share": -adv / drop}
+
+
+def total_loss_driven_by_adversarial_term(decomp: pd.DataFrame | None, disc: DiscSwitch | None) -> list[Alert]:
+    s = adversarial_share(decomp, disc)
+    if s is None or s["share"] <= 0.5:
+        return []
+    return [Alert("total_loss_driven_by_adversarial_term", "info",
+                  f"total_loss fell by {fmt(s['drop'])} on average after the discriminator switched on at step "
+                  f"{disc.first_on_step:,}; {min(s['share'], 9.99):.0%} of that fall is the adversarial term "
+                  f"d_weight·disc_factor·g_loss ({fmt(s['adv_change'])}), while nll_loss changed by "
+                  f"{fmt(s['nll_change'])}. Judge reconstruction by rec_loss / nll_loss, not by total_loss.",
+                  disc.first_on_step, s)]
+
+
+def from_events(events: list[Event]) -> list[Alert]:
+    out = []
+    nf = [e for e in events if e.kind == "non_finite"]
+    for e in nf:
+        out.append(Alert("non_finite_loss", "error",
+                         f"Non-finite values from step {e.step:,} ({', '.join(e.detail['metrics'])}; "
+                         f"{e.detail['cells']:,} cells in all). The run has diverged: resume from the last checkpoint "
+                         "before that step with a lower learning rate, or check AMP/fp16 overflow.", e.step,
+                         {"metrics": e.detail["metrics"]}))
+    spikes = [e for e in events if e.kind == "spike"]
+    if spikes:
+        big = max(spikes, key=lambda e: e.detail["ratio"])
+        out.append(Alert("loss_spike", "warning",
+                         f"{len(spikes)} loss spike(s); the largest: {big.detail['metric']} at step {big.step:,} was "
+                         f"{big.detail['ratio']:.1f}× its local median ({fmt(big.detail['value'])} vs "
+                         f"{fmt(big.detail['local_median'])}). Look at the batch/data around those steps.", big.step,
+                         {"count": len(spikes), "steps": [e.step for e in spikes][:20]}))
+    return out
+
+
+def stalled(since: float | None, typical: float | None, is_stalled: bool, latest: int | None) -> list[Alert]:
+    if not is_stalled or since is None:
+        return []
+    return [Alert("stalled", "warning",
+                  f"No new log line for {since / 60:.1f} min although the run is unfinished (usual interval "
+                  f"{fmt(typical)} s, last step {latest:,}): check that the trainer process and its GPU are alive.",
+                  latest, {"seconds_since_last_line": since, "usual_interval_seconds": typical})]
+
+
+def kl_rising(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]:
+    c, nll_c = col(frame, "kl_loss"), col(frame, "nll_loss")
+    klw = number(cfg(config, "model", "lossconfig", "kl_weight"))
+    if c is None or len(frame) < 10:
+        return []
+    tail = frame.iloc[len(frame) * 3 // 4:]
+    v = tail[c].to_numpy(float)
+    ok = np.isfinite(v)
+    if ok.sum() < 5:
+        return []
+    first, last = float(np.median(v[ok][:max(1, ok.sum() // 5)])), float(np.median(v[ok][-max(1, ok.sum() // 5):]))
+    if not (first > 0 and last > first * 1.05):
+        return []
+    msg = f"kl_loss is rising over the last quarter of the window ({fmt(first)} → {fmt(last)}, ×{last / first:.2f})."
+    severity = "info"
+    detail: dict[str, Any] = {"first": first, "last": last}
+    if klw is not None and nll_c is not None:
+        nll = float(np.nanmedian(tail[nll_c].to_numpy(float)))
+        term = klw * last
+        share = term / abs(nll) if nll else float("inf")
+        detail.update(kl_weight=klw, kl_term=term, share_of_nll=share)
+        if share < 0.01:
+            msg += (f" With kl_weight {klw:g} its term is {fmt(term)}, {share:.2%} of nll_loss: fine at this weight, "
+                    "the latent is simply using more capacity.")
+        else:
+            severity = "warning"
+            msg += (f" With kl_weight {klw:g} its term is {fmt(term)}, {share:.1%} of nll_loss: it now shapes "
+                    "the total loss; consider a smaller kl_weight.")
+    return [Alert("kl_rising", severity, msg, int(tail["step"].iloc[-1]), detail)]
+
+
+def decomposition_mismatch(decomp: pd.DataFrame | None) -> list[Alert]:
+    if decomp is None or decomp.empty:
+        return []
+    r = decomp["residual"].to_numpy()
+    ok = np.isfinite(r)
+    if not ok.any():
+        return []
+    bad = np.abs(r[ok]) > decomp["tolerance"].to_numpy()[ok]
+    if bad.mean() <= 0.01:
+        return []
+    worst = int(np.argmax(np.abs(r[ok])))
+    return [Alert("decomposition_mismatch", "warning",
+                  f"total_loss ≠ nll + kl_weight·kl + d_weight·disc_factor·g_loss on {bad.mean():.1%} of records "
+                  f"(largest residual {fmt(float(r[ok][worst]))} at step {int(decomp['step'].to_numpy()[ok][worst]):,}):"
+                  " the config's weights may not be the ones the loss used.",
+                  int(decomp["step"].to_numpy()[ok][worst]), {"share": float(bad.mean())})]

@@ -1,0 +1,151 @@
+"""Events of a run: launches, resumes, the discriminator switching on, checkpoints, non-finite values,
+spikes and stalls — each located by step (and time when the log has it)."""
+from __future__ import annotations
+
+import time as _time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.ndimage import median_filter
+
+from ..model import Snapshot
+from .common import cfg, loss_metrics, number, short
+from .model import DiscSwitch, Event
+from .throughput import intervals
+
+SPIKE_Z = 8.0  # robust z-score (MAD units) above the local median
+SPIKE_MIN_RATIO = 2.0  # and at least twice the local median
+SPIKE_WINDOW = 21  # records
+MAX_SPIKES = 50
+STALL_FACTOR = 10.0  # a gap this many times the usual interval…
+STALL_MIN_SECONDS = 60.0  # …and at least this long
+
+
+def _time_at(frame: pd.DataFrame, step: int | None) -> pd.Timestamp | None:
+    if step is None or not len(frame):
+        return None
+    i = int(np.searchsorted(frame["step"].to_numpy(), step))
+    if i >= len(frame):
+        return None
+    t = frame["time"].iloc[i]
+    return None if pd.isna(t) else t
+
+
+def launch_events(snap: Snapshot, frame: pd.DataFrame) -> list[Event]:
+    out = []
+    for seg in snap.segments:
+        detail = {"file": seg.file, "segment": seg.index, "first_step": seg.first_step, "last_step": seg.last_step}
+        out.append(Event("launch", seg.first_step, seg.first_time, detail))
+        if seg.resumes_segment is not None or seg.resumed_from_milestone:
+            out.append(Event("resume", seg.first_step, seg.first_time,
+                             {"segment": seg.index, "file": seg.file, "milestone": seg.resumed_from_milestone,
+                              "resumes_segment": seg.resumes_segment}))
+    return out
+
+
+def disc_event(frame: pd.DataFrame, disc: DiscSwitch | None) -> list[Event]:
+    if disc is None or disc.first_on_step is None:
+        return []
+    return [Event("discriminator_on", disc.first_on_step, _time_at(frame, disc.first_on_step),
+                  {"configured_step": disc.configured_step, "last_off_step": disc.last_off_step})]
+
+
+def checkpoint_events(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Event]:
+    save = number(cfg(config, "trainer", "save_and_sample_every"))
+    if not save or not len(frame):
+        return []
+    first, last = int(frame["step"].iloc[0]), int(frame["step"].iloc[-1])
+    ks = np.arange(max(1, -(-first // int(save))), last // int(save) + 1)
+    return [Event("checkpoint", int(k * save), _time_at(frame, int(k * save)),
+                  {"milestone": int(k), "file": f"model-{int(k)}.pt"}) for k in ks]
+
+
+def non_finite_events(snap: Snapshot, frame: pd.DataFrame) -> list[Event]:
+    nf = snap.nonfinite
+    if nf.empty:
+        return []
+    lo, hi = int(frame["step"].iloc[0]) if len(frame) else 0, int(frame["step"].iloc[-1]) if len(frame) else -1
+    nf = nf[(nf["step"] >= lo) & (nf["step"] <= hi)]
+    if nf.empty:
+        return []
+    first = int(nf["step"].min())
+    at_first = nf[nf["step"] == first]
+    counts = nf.groupby("metric").size().to_dict()
+    return [Event("non_finite", first, _time_at(frame, first),
+                  {"metrics": sorted(at_first["metric"].unique().tolist()), "values": sorted(set(at_first["value"])),
+                   "cells": int(len(nf)), "per_metric": {k: int(v) for k, v in counts.items()}})]
+
+
+def spike_events(frame: pd.DataFrame, metrics: list[str], quiet_steps: list[int]) -> list[Event]:
+    """Records far above their local median (robust: median filter + MAD), on positive loss series.
+
+    Records next to a launch boundary or the discriminator switch are skipped: a level
+    shift is not a spike.
+    """
+    steps = frame["step"].to_numpy()
+    if steps.size < SPIKE_WINDOW * 2:
+        return []
+    near = np.zeros(steps.size, bool)
+    for q in quiet_steps:
+        i = int(np.searchsorted(steps, q))
+        near[max(0, i - SPIKE_WINDOW):i + SPIKE_WINDOW] = True
+    found: list[Event] = []
+    for m in loss_metrics(frame, metrics):
+        v = frame[m].to_numpy(float)
+        ok = np.isfinite(v) & (v > 0)
+        if ok.sum() < SPIKE_WINDOW * 2 or (np.isfinite(v) & (v <= 0)).any():
+            continue
+        lv = np.log(v[ok])
+        base = median_filter(lv, size=SPIKE_WINDOW, mode="nearest")
+        resid = lv - base
+        scale = 1.4826 * float(np.median(np.abs(resid)))
+        if scale <= 0:
+            continue
+        z = resid / scale
+        idx = np.flatnonzero((z > SPIKE_Z) & (resid > np.log(SPIKE_MIN_RATIO)) & ~near[ok])
+        s_ok = steps[ok]
+        for i in idx:
+            found.append(Event("spike", int(s_ok[i]), None,
+                               {"metric": m, "value": float(v[ok][i]), "local_median": float(np.exp(base[i])),
+                                "ratio": float(np.exp(resid[i])), "mad_units": float(z[i])}))
+    found.sort(key=lambda e: -e.detail["mad_units"])
+    found = sorted(found[:MAX_SPIKES], key=lambda e: (e.step, e.detail["metric"]))
+    return [Event(e.kind, e.step, _time_at(frame, e.step), e.detail) for e in found]
+
+
+def stall_threshold(typical: float | None) -> float | None:
+    return None if typical is None else max(STALL_FACTOR * typical, STALL_MIN_SECONDS)
+
+
+def stall_events(frame: pd.DataFrame, typical: float | None) -> list[Event]:
+    """Gaps inside a launch much longer than its usual interval between log lines."""
+    limit = stall_threshold(typical)
+    if limit is None:
+        return []
+    _, d_t, after = intervals(frame)
+    steps = frame["step"].to_numpy()
+    out = []
+    for gap, step_after in zip(d_t[d_t > limit], after[d_t > limit]):
+        i = int(np.searchsorted(steps, step_after))
+        before = int(steps[i - 1]) if i > 0 else None
+        out.append(Event("stall", before, _time_at(frame, before),
+                         {"seconds": float(gap), "resumed_at_step": int(step_after), "usual_seconds": typical}))
+    return out
+
+
+def stall_status(snap: Snapshot, now: float | None = None, typical: float | None = None,
+                 finished: bool = False) -> tuple[float | None, float | None, bool]:
+    """(seconds since the last new line, the run's usual interval, stalled?) for a live run."""
+    now = _time.time() if now is None else now
+    since = None if snap.last_data_wall is None else max(0.0, now - snap.last_data_wall)
+    if typical is None:
+        _, d_t, _ = intervals(snap.frame)
+        typical = float(np.median(d_t)) if d_t.size else None
+    limit = stall_threshold(typical)
+    stalled = bool(since is not None and limit is not None and since > limit and not finished)
+    return since, typical, stalled
+
+
+__all__ = ["launch_events", "disc_event", "checkpoint_events", "non_finite_events", "spike_events",
+           "stall_events", "stall_status", "short"]

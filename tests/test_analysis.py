@@ -1,0 +1,211 @@
+"""Analysis against hand-computed figures (small hand-written logs) and simulator ground truth."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from radiodash import open_run
+from radiodash.analysis import analyze, stall_status
+from radiodash.simulate import SimConfig, render
+from runcheck import parse_files
+
+# step, seconds since start, rec_loss, kl_loss, nll_loss, d_weight, disc_factor, g_loss
+ROWS = [
+    (0, 0, 0.5, 1000.0, 3000.0, 5000.0, 0.0, -0.4),
+    (100, 10, 0.4, 1100.0, 2500.0, 5000.0, 0.0, -0.4),
+    (200, 20, 0.3, 1200.0, 2000.0, 5000.0, 0.0, -0.4),
+    (300, 30, 0.35, 1300.0, 1800.0, 5000.0, 0.0, -0.4),
+    (400, 40, 0.2, 1400.0, 1600.0, 5000.0, 1.0, -0.5),
+    (500, 50, 0.25, 1500.0, 1500.0, 1234.5, 1.0, -0.5),
+    (600, 60, 0.1, 1600.0, 1400.0, 5000.0, 1.0, -0.5),
+]
+
+
+def config_line(accum: int = 1, lr: float = 5e-06, disc_weight: float = 0.5) -> str:
+    return ("2025-08-15 20:00:00,000 {'model': {'embed_dim': 3, 'lossconfig': {'disc_start': 301, 'kl_weight': 1e-06, "
+            f"'disc_weight': {disc_weight}}}}}, 'data': {{'batch_size': 2}}, 'trainer': {{'gradient_accumulate_every': "
+            f"{accum}, 'lr': {lr}, 'min_lr': 0.1, 'train_num_steps': 1000, 'save_and_sample_every': 200, "
+            "'log_freq': 100, 'resume_milestone': 0}}\n")
+
+
+def step_lines(rows=ROWS, accum: int = 1, lr_text: str = "0.00000", gap_after: int | None = None,
+               gap: int = 0, total_offset: float = 0.0) -> str:
+    out = []
+    for step, sec, rec, kl, nll, dw, df, g in rows:
+        if gap_after is not None and step > gap_after:
+            sec += gap
+        total = nll + 1e-6 * kl + dw * df * g + total_offset
+        ts = f"2025-08-15 20:00:{sec:02d},000" if sec < 60 else f"2025-08-15 20:{sec // 60:02d}:{sec % 60:02d},000"
+        out.append(f"{ts} [Train Step] {step}/1000: train/total_loss: {total:.5f}, train/logvar: 0.00000, "
+                   f"train/kl_loss: {kl:.5f}, train/nll_loss: {nll:.5f}, train/rec_loss: {rec:.5f}, "
+                   f"train/d_weight: {dw:.5f}, train/disc_factor: {df:.5f}, train/g_loss: {g:.5f}, lr: {lr_text}, \n")
+        if accum == 2:
+            out.append(f"{ts} [Train Step] {step}/1000: train/disc_loss: {df:.5f}, train/logits_real: 0.10000, "
+                       f"train/logits_fake: -0.10000, lr: {lr_text}, \n")
+    return "".join(out)
+
+
+def analysis_of(tmp_path, text: str, **kw):
+    log = tmp_path / "2025-08-15-20-00_.log"
+    log.write_text(text)
+    run = open_run(tmp_path)
+    snap = run.snapshot()
+    run.close()
+    return snap, analyze(snap, now=0, **kw)
+
+
+def codes(a) -> set[str]:
+    return {x.code for x in a.alerts}
+
+
+def test_throughput_eta_and_checkpoints_by_hand(tmp_path):
+    _, a = analysis_of(tmp_path, config_line() + step_lines())
+    tp = a.throughput
+    assert tp.steps_per_hour == pytest.approx(600 / 60 * 3600)  # 36,000 steps per hour
+    assert tp.lines_per_hour == pytest.approx(6 / 60 * 3600)  # 360 log lines per hour, 100x fewer
+    assert tp.eta_seconds == pytest.approx(400 / 36000 * 3600)  # 40 s to step 1,000
+    assert tp.next_checkpoint_step == 800 and tp.eta_next_checkpoint_seconds == pytest.approx(20)
+    assert tp.elapsed_seconds == 60 and tp.typical_interval_seconds == 10
+    assert [(e.step, e.detail["milestone"]) for e in a.events if e.kind == "checkpoint"] == [(200, 1), (400, 2), (600, 3)]
+    assert a.checkpoints["train/rec_loss"].tolist() == [0.3, 0.2, 0.1]
+
+
+def test_statistics_by_hand(tmp_path):
+    _, a = analysis_of(tmp_path, config_line() + step_lines())
+    rec = a.stats["train/rec_loss"]
+    assert (rec["first"], rec["last"], rec["min"], rec["min_step"], rec["max"], rec["max_step"]) == \
+        (0.5, 0.1, 0.1, 600, 0.5, 0)
+    assert rec["mean"] == pytest.approx(2.1 / 7) and rec["median"] == 0.3
+    assert rec["std"] == pytest.approx(math.sqrt(sum((x[2] - 0.3) ** 2 for x in ROWS) / 6))
+    assert rec["abs_change"] == pytest.approx(-0.4) and rec["rel_change"] == pytest.approx(-0.8)
+    # total_loss: 3000.001 at step 0, 1400.0016 - 2500 < 0 at step 600: it crosses zero, no relative change
+    tot = a.stats["train/total_loss"]
+    assert tot["first"] == pytest.approx(3000.001) and tot["last"] == pytest.approx(1400.0016 - 2500)
+    assert tot["rel_change"] is None
+
+
+def test_discriminator_switch_bracket_and_alerts(tmp_path):
+    _, a = analysis_of(tmp_path, config_line() + step_lines())
+    assert (a.disc.configured_step, a.disc.last_off_step, a.disc.first_on_step) == (301, 300, 400)
+    (ev,) = [e for e in a.events if e.kind == "discriminator_on"]
+    assert ev.step == 400 and ev.detail == {"configured_step": 301, "last_off_step": 300}
+    assert {"lr_below_log_precision", "d_weight_at_clamp", "discriminator_never_updated",
+            "total_loss_driven_by_adversarial_term"} <= codes(a)
+    assert "decomposition_mismatch" not in codes(a)
+    clamp = next(x for x in a.alerts if x.code == "d_weight_at_clamp")
+    assert clamp.detail["clamp"] == 5000 and clamp.detail["share_at_clamp"] == pytest.approx(6 / 7)
+    lr = next(x for x in a.alerts if x.code == "lr_below_log_precision")
+    assert lr.detail["reconstructed_lr"] == pytest.approx(5e-6 * 0.4 ** 0.95)  # step 600 of 1,000
+    assert "2.09e-06" in lr.message
+    adv = next(x for x in a.alerts if x.code == "total_loss_driven_by_adversarial_term")
+    # means before (steps 0-300) and after (400-600) the switch, by hand
+    before_total = sum(r[4] + 1e-6 * r[3] for r in ROWS[:4]) / 4
+    after_total = sum(r[4] + 1e-6 * r[3] + r[5] * r[6] * r[7] for r in ROWS[4:]) / 3
+    adv_after = sum(r[5] * r[6] * r[7] for r in ROWS[4:]) / 3
+    assert adv.detail["drop"] == pytest.approx(before_total - after_total, abs=1e-4)
+    assert adv.detail["share"] == pytest.approx(-adv_after / (before_total - after_total), abs=1e-6)
+
+
+def test_alerts_that_must_not_fire(tmp_path):
+    legible = config_line(accum=2, lr=2e-05, disc_weight=0.5)
+    rows = [r[:5] + (100.0,) + r[6:] for r in ROWS]  # d_weight far below the 5,000 ceiling
+    _, a = analysis_of(tmp_path, legible + step_lines(rows, accum=2, lr_text="0.00002"))
+    assert not codes(a) & {"lr_below_log_precision", "d_weight_at_clamp", "discriminator_never_updated",
+                           "decomposition_mismatch", "non_finite_loss", "loss_spike", "stalled"}
+
+
+def test_decomposition_mismatch_fires_when_the_log_does_not_add_up(tmp_path):
+    _, a = analysis_of(tmp_path, config_line() + step_lines(total_offset=3.0))
+    assert "decomposition_mismatch" in codes(a)
+    assert a.decomposition["residual"].tolist() == pytest.approx([3.0] * 7, abs=1e-4)
+
+
+def test_stall_inside_a_launch(tmp_path):
+    _, a = analysis_of(tmp_path, config_line() + step_lines(gap_after=400, gap=900))
+    (st,) = [e for e in a.events if e.kind == "stall"]
+    assert st.step == 400 and st.detail["seconds"] == 910 and st.detail["usual_seconds"] == 10
+    assert a.throughput.steps_per_hour == pytest.approx(600 / 960 * 3600)
+
+
+def test_stalled_now_uses_the_last_new_bytes(tmp_path):
+    snap, _ = analysis_of(tmp_path, config_line() + step_lines())
+    since, usual, stalled = stall_status(snap, now=snap.last_data_wall + 30)
+    assert (since, usual, stalled) == (30, 10, False)
+    since, usual, stalled = stall_status(snap, now=snap.last_data_wall + 3600)
+    assert stalled and since == 3600
+    a = analyze(snap, now=snap.last_data_wall + 3600)
+    assert "stalled" in codes(a)
+
+
+def test_window_restricts_everything(tmp_path):
+    _, a = analysis_of(tmp_path, config_line() + step_lines(), from_step=100, until_step=300)
+    assert a.records == 3 and a.stats["train/rec_loss"]["mean"] == pytest.approx(0.35)
+    assert a.disc.first_on_step is None and a.steps == {"first": 100, "last": 300, "total": 1000}
+
+
+def test_json_has_the_documented_keys(tmp_path):
+    _, a = analysis_of(tmp_path, config_line() + step_lines())
+    j = json.loads(json.dumps(a.to_json(), allow_nan=False))
+    assert {"records", "steps", "segments", "config", "throughput", "phases", "events", "alerts", "stats"} <= set(j)
+    assert set(j["steps"]) == {"first", "last", "total"}
+    assert {"file", "first_step", "last_step", "resumed_from_milestone"} <= set(j["segments"][0])
+    assert {"steps_per_hour", "eta_seconds"} <= set(j["throughput"])
+    assert {"name", "start_step", "end_step"} <= set(j["phases"][0])
+    disc = next(e for e in j["events"] if e["kind"] == "discriminator_on")
+    assert (disc["step"], disc["configured_step"], disc["last_off_step"]) == (400, 301, 300)
+    assert {"first", "last", "min", "min_step", "max", "max_step", "mean", "std", "median"} <= set(
+        j["stats"]["train/rec_loss"])
+    assert {"code", "severity", "message"} <= set(j["alerts"][0])
+
+
+# ---------------------------------------------------------------- simulator ground truth
+
+def sim(**kw):
+    files, truth = render(SimConfig(**kw))
+    return parse_files(files), truth
+
+
+def test_simulated_faults_are_found_where_they_were_injected():
+    snap, truth = sim(nan_step=100_000, spike_steps=(12_000, 30_000), stall_step=70_000, stall_seconds=3_000)
+    a = analyze(snap, now=0)
+    spikes = sorted({e.step for e in a.events if e.kind == "spike"})
+    assert spikes == truth.spike_steps == [12_000, 30_000]
+    (nf,) = [e for e in a.events if e.kind == "non_finite"]
+    assert nf.step == truth.nan_step and "train/total_loss" in nf.detail["metrics"]
+    (st,) = [e for e in a.events if e.kind == "stall"]
+    assert st.step == truth.stall_after_step and st.detail["seconds"] == pytest.approx(3_000 + 20)
+    assert {"non_finite_loss", "loss_spike"} <= codes(a)
+
+
+def test_clean_simulated_runs_raise_no_false_faults():
+    for kw in (dict(), dict(grad_accum=2, d_weight_mode="adaptive"), dict(stage="diffusion", lr=2e-5,
+                                                                          train_num_steps=80_000, log_freq=500)):
+        snap, _ = sim(**kw)
+        a = analyze(snap, now=0)
+        assert not {e.kind for e in a.events} & {"spike", "stall", "non_finite"}, kw
+        assert not codes(a) & {"loss_spike", "stalled", "non_finite_loss", "decomposition_mismatch"}, kw
+
+
+def test_simulated_resume_and_switch_match_the_truth():
+    snap, truth = sim(grad_accum=2, resume_at=52_345)
+    a = analyze(snap, now=0)
+    (res,) = [e for e in a.events if e.kind == "resume"]
+    assert (res.step, res.detail["milestone"]) == (truth.resume_step, truth.resume_milestone) == (50_000, 10)
+    assert (a.disc.last_off_step, a.disc.first_on_step) == (truth.last_off_step, truth.first_on_step)
+    assert "discriminator_never_updated" not in codes(a)  # accumulation 2: the discriminator steps
+    # phases never straddle the switch or the launch boundary
+    for p in a.phases:
+        assert not (p.start_step < truth.first_on_step <= p.end_step and p.start_step != truth.first_on_step)
+        assert not (p.start_step < 50_000 <= p.end_step)
+    # steps/hour: 0.2 s per step inside each launch; the 3-minute relaunch gap is not counted
+    assert a.throughput.steps_per_hour == pytest.approx(3600 / 0.2)
+
+
+def test_diffusion_stage_has_phases_but_no_discriminator():
+    snap, _ = sim(stage="diffusion", lr=2e-5, train_num_steps=80_000, log_freq=500)
+    a = analyze(snap, now=0)
+    assert a.stage == "diffusion" and a.disc is None and a.decomposition is None
+    assert a.phases and a.phases[0].start_step == 0 and a.phases[-1].end_step == 79_500
+    assert "lr_below_log_precision" not in codes(a)
