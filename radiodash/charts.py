@@ -135,16 +135,17 @@ def decorate_steps(fig: go.Figure, snap: Snapshot, analysis, lo: float | None = 
         for i, p in enumerate(analysis.phases):
             if hi is not None and p.start_step > hi or lo is not None and p.end_step < lo:
                 continue
+            note = dict(annotation_text=plain(p.name), annotation_position="top left", annotation_font_size=9,
+                        annotation_font_color="#888") if label else {}
             fig.add_vrect(x0=p.start_step, x1=p.end_step, fillcolor=PHASE_FILLS[i % 2], line_width=0, layer="below",
-                          annotation_text=plain(p.name) if label else None, annotation_position="top left",
-                          annotation_font_size=9, annotation_font_color="#888", **kw)
+                          **note, **kw)
     for seg in snap.segments[1:]:
         if seg.first_step is None:
             continue
         what = "resume" if seg.resumes_segment is not None or seg.resumed_from_milestone else "launch"
-        fig.add_vline(x=seg.first_step, line=dict(color="#555", dash="dash", width=1),
-                      annotation_text=f"{what} @ {seg.first_step:,}" if label else None,
-                      annotation_font_size=9, annotation_position="bottom right", **kw)
+        note = dict(annotation_text=f"{what} @ {seg.first_step:,}", annotation_font_size=9,
+                    annotation_position="bottom right") if label else {}
+        fig.add_vline(x=seg.first_step, line=dict(color="#555", dash="dash", width=1), **note, **kw)
     disc = getattr(analysis, "disc", None) if analysis is not None else None
     if disc is not None and disc.first_on_step is not None:
         fig.add_vline(x=disc.first_on_step, line=dict(color="#d62728", dash="dot", width=1), **kw)

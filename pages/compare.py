@@ -1,0 +1,65 @@
+"""Compare runs: one metric of several runs, aligned by step or by hours since start."""
+import pandas as pd
+import streamlit as st
+
+from radiodash import charts, security
+from radiodash.analysis import analyze
+from radiodash.analysis.common import short
+from radiodash.ui import app as ui
+from radiodash.fmt import rate
+
+settings = ui.settings()
+st.title("Compare runs")
+entries = security.list_runs(list(settings.roots))
+rels = [e.rel for e in entries]
+wanted = st.query_params.get_all("runs")
+refused = []
+for r in [w for v in wanted for w in v.split(",") if w]:
+    if r not in rels:
+        try:
+            security.resolve_run(list(settings.roots), r)
+        except security.Refused as e:
+            refused.append(str(e))
+for msg in refused:
+    st.error(msg)
+chosen = st.multiselect("Runs", rels, default=[r for v in wanted for r in v.split(",") if r in rels][:8],
+                        key="runs_pick")
+if chosen:
+    st.query_params["runs"] = ",".join(chosen)
+elif "runs" in st.query_params:
+    del st.query_params["runs"]
+if not chosen:
+    st.info("Pick two or more runs under the root.")
+    st.stop()
+
+runs = []
+for rel in chosen:
+    path = security.resolve_run(list(settings.roots), rel)
+    snap = ui.shared_run(path).snapshot()
+    runs.append((rel, snap, analyze(snap)))
+
+metrics = list(dict.fromkeys(m for _, s, _ in runs for m in s.metrics))
+c1, c2, c3 = st.columns(3)
+default = next((i for i, m in enumerate(metrics) if short(m) in ("rec_loss", "loss_simple")), 0)
+metric = c1.selectbox("Metric", metrics, index=default if metrics else None, key="cmp_metric", bind="query-params")
+align = c2.radio("Align by", ["step", "hours"], key="align", bind="query-params", horizontal=True)
+smooth = c3.slider("Smoothing", 0.0, 0.999, 0.6, 0.001, key="cmp_smooth", bind="query-params")
+log_y = st.toggle("log y", key="cmp_log", bind="query-params")
+if metric:
+    st.plotly_chart(charts.compare_figure(runs, metric, align=align, smooth=smooth, log_y=log_y), key="cmp",
+                    width="stretch")
+
+rows = []
+for rel, snap, a in runs:
+    tp = a.throughput
+    row = {"run": rel, "latest step": tp.latest_step, "of": tp.total_steps, "steps/hour": rate(tp.steps_per_hour),
+           "launches": len(snap.segments),
+           "switch-on step": a.disc.first_on_step if a.disc else None,
+           "alerts": ", ".join(al.code for al in a.alerts)}
+    for m in [metric] if metric else []:
+        st_ = a.stats.get(m) or {}
+        row[f"final {short(m)}"] = st_.get("last")
+        row[f"best {short(m)}"] = st_.get("min")
+        row["best at step"] = st_.get("min_step")
+    rows.append(row)
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

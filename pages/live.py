@@ -1,0 +1,142 @@
+"""Live monitor: progress, ETA, alerts and one panel per metric, updated in place every second."""
+import pandas as pd
+import streamlit as st
+
+from radiodash import charts
+from radiodash.analysis import analyze, stall_status
+from radiodash.analysis.common import cfg, short
+from radiodash.ui import app as ui
+from radiodash.ui.figures import cached
+from radiodash.fmt import age, duration, md_escape, rate
+
+selection = st.session_state.get("_selection")
+ui.show_refusal(selection)
+if selection is None or selection.path is None:
+    st.info("Pick a run in the sidebar.")
+    st.stop()
+
+run = ui.shared_run(selection.path)
+first = run.snapshot()
+defaults = [m for m in first.metrics if short(m) in ("rec_loss", "kl_loss", "loss_simple")][:3]
+view = ui.view_controls(first.metrics, defaults, int(first.frame["step"].iloc[-1]) if len(first.frame) else 0)
+ui.share_box(selection.rel)
+ui.title(first.name)
+
+if view.live:
+    st.session_state.pop("paused_snapshot", None)
+
+
+def at_a_glance(config: dict | None) -> pd.DataFrame:
+    rows = [("model", "embed_dim / ch / ch_mult", [cfg(config, "model", "embed_dim"), cfg(config, "model", "ddconfig", "ch"),
+                                                   cfg(config, "model", "ddconfig", "ch_mult")]),
+            ("loss", "kl_weight", cfg(config, "model", "lossconfig", "kl_weight")),
+            ("loss", "disc_weight", cfg(config, "model", "lossconfig", "disc_weight")),
+            ("loss", "disc_start", cfg(config, "model", "lossconfig", "disc_start")),
+            ("optimizer", "lr / min_lr (factor)", [cfg(config, "trainer", "lr"), cfg(config, "trainer", "min_lr")]),
+            ("data", "batch_size", cfg(config, "data", "batch_size")),
+            ("trainer", "train_num_steps", cfg(config, "trainer", "train_num_steps")),
+            ("trainer", "gradient_accumulate_every", cfg(config, "trainer", "gradient_accumulate_every")),
+            ("trainer", "log_freq / save_and_sample_every", [cfg(config, "trainer", "log_freq"),
+                                                             cfg(config, "trainer", "save_and_sample_every")]),
+            ("trainer", "resume_milestone", cfg(config, "trainer", "resume_milestone"))]
+    return pd.DataFrame([(g, k, str(v)) for g, k, v in rows if v is not None and v != [None, None]
+                         and v != [None, None, None]], columns=["group", "setting", "value"])
+
+
+def figure(snap, analysis, kind: str, metric: str | None = None):
+    key = (snap.path, snap.version, kind, metric, view.smooth, view.smoother, view.x, view.log_y, view.step_range,
+           view.metrics if kind == "overlay" else None)
+    opts = dict(smoother=view.smoother, smooth=view.smooth, x=view.x, step_range=view.step_range)
+    builders = {
+        "metric": lambda: charts.metric_figure(snap, metric, analysis, log_y=view.log_y, **opts),
+        "overlay": lambda: charts.overlay_figure(snap, list(view.metrics), analysis, **opts),
+        "disc": lambda: charts.discriminator_figure(snap, analysis),
+        "lr": lambda: charts.lr_figure(snap, analysis),
+        "decomp": lambda: charts.decomposition_figure(snap, analysis),
+        "dist": lambda: charts.distribution_figure(snap, analysis, metric),
+    }
+    return cached(key, builders[kind])
+
+
+@st.fragment(run_every=1.0 if view.live else None)
+def live_view() -> None:
+    snap = run.snapshot() if view.live else st.session_state.setdefault("paused_snapshot", run.snapshot())
+    a = analyze(snap)
+    tp = a.throughput
+    stage = {"vae": "VAE-GAN autoencoder (stage 1)", "diffusion": "conditional latent diffusion (stage 2)"}.get(
+        a.stage or "", "stage unknown")
+    st.caption(f"{md_escape(stage)} · {len(snap.segments)} launch(es) · {len(snap.frame):,} step records")
+
+    latest, total = tp.latest_step, tp.total_steps
+    if latest is not None and total:
+        st.progress(min(1.0, max(0.0, latest / total)), text=f"{latest:,} / {total:,} steps")
+    c = st.columns(4)
+    c[0].metric("Latest step", f"{latest:,}" if latest is not None else "—")
+    c[1].metric("Steps/hour", rate(tp.steps_per_hour), help="Optimizer steps per hour inside launches "
+                f"(log lines per hour: {rate(tp.lines_per_hour)}).")
+    c[2].metric("Elapsed", duration(tp.elapsed_seconds), help="First to last timestamp, gaps between launches included.")
+    nxt = (f"next checkpoint model-{tp.next_checkpoint_step // int(cfg(snap.config, 'trainer', 'save_and_sample_every'))}.pt "
+           f"at step {tp.next_checkpoint_step:,} in {duration(tp.eta_next_checkpoint_seconds)}"
+           if tp.next_checkpoint_step and cfg(snap.config, "trainer", "save_and_sample_every") else "no checkpoint ahead")
+    c[3].metric("ETA", duration(tp.eta_seconds), help=f"To train_num_steps at the current rate; {nxt}.")
+    since, usual, stalled = stall_status(snap)
+    if stalled:
+        st.warning(f"stalled: no new line for {duration(since)} (usual interval {duration(usual)}); "
+                   "the run is unfinished — check the trainer.")
+    else:
+        st.caption(f"last line {age(since)} · {nxt}" + ("" if view.live else " · live updates paused"))
+
+    for al in a.alerts:
+        show = {"error": st.error, "warning": st.warning}.get(al.severity, st.info)
+        show(f"**{al.code}** — {md_escape(al.message)}")
+
+    with st.expander("Configuration at a glance", expanded=False):
+        st.dataframe(at_a_glance(snap.config), hide_index=True, width="stretch")
+
+    if view.metrics:
+        st.plotly_chart(figure(snap, a, "overlay"), key="overlay", width="stretch")
+    metrics = [m for m in snap.metrics]
+    val_metrics = [m for m in snap.val_frame.columns if m.startswith("val/")]
+    cols = st.columns(2)
+    for i, m in enumerate(metrics + val_metrics):
+        with cols[i % 2]:
+            st.plotly_chart(figure(snap, a, "metric", m), key=f"m:{m}", width="stretch")
+
+    st.subheader("Discriminator, learning rate, loss decomposition")
+    left, right = st.columns(2)
+    disc = figure(snap, a, "disc")
+    if disc is not None:
+        left.plotly_chart(disc, key="disc", width="stretch")
+    lr = figure(snap, a, "lr")
+    if lr is not None:
+        right.plotly_chart(lr, key="lr", width="stretch")
+    dec = figure(snap, a, "decomp")
+    if dec is not None:
+        left.plotly_chart(dec, key="decomp", width="stretch")
+    main = next((m for m in metrics if short(m) in ("rec_loss", "loss_simple")), metrics[0] if metrics else None)
+    if main is not None:
+        right.plotly_chart(figure(snap, a, "dist", main), key="dist", width="stretch")
+
+    st.subheader("Phases")
+    st.dataframe(pd.DataFrame([{"phase": p.name, "from step": p.start_step, "to step": p.end_step,
+                                "what happened": p.description} for p in a.phases]), hide_index=True, width="stretch")
+    with st.expander("Events and checkpoints"):
+        st.dataframe(pd.DataFrame([{"kind": e.kind, "step": e.step, "time": e.time, "detail": str(e.detail)}
+                                   for e in a.events]), hide_index=True, width="stretch")
+        st.dataframe(a.checkpoints, hide_index=True, width="stretch")
+
+    with st.expander("Diagnostics"):
+        reg = ui.registry()
+        st.text(f"Bytes read: {run.source.bytes_read}\nLines read: {snap.lines_read}\n"
+                f"Refreshes: {run.refreshes}\nFollowers: {reg.followers()}\n"
+                f"Watcher: {getattr(run._follower, 'mode', 'none')}\n"
+                f"Other lines: {snap.other_lines}\nDamaged step lines: {snap.problem_count}")
+        if snap.notices:
+            st.text("Notices:\n" + "\n".join(snap.notices[-20:]))
+        if snap.problems:
+            st.text("Damaged lines:\n" + "\n".join(str(p) for p in snap.problems[:20]))
+        if snap.other_examples:
+            st.text("Other lines (first few):\n" + "\n".join(snap.other_examples))
+
+
+live_view()

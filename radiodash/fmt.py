@@ -1,0 +1,46 @@
+"""Plain-text helpers for the pages (no Streamlit): ages, durations, markdown escaping."""
+from __future__ import annotations
+
+import re
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text: object) -> str:
+    """Text made inert for Streamlit's Markdown (titles, captions): every markup character escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def age(seconds: float | None) -> str:
+    """'12 s ago', '3 min ago', '5 h ago', '2 d ago'."""
+    if seconds is None:
+        return "never"
+    s = max(0.0, seconds)
+    if s < 60:
+        return f"{s:.0f} s ago"
+    if s < 3600:
+        return f"{s / 60:.0f} min ago"
+    if s < 86400:
+        return f"{s / 3600:.1f} h ago"
+    return f"{s / 86400:.1f} d ago"
+
+
+def duration(seconds: float | None) -> str:
+    """'—' when unknown, else '1 h 05 min', '42 s'."""
+    if seconds is None or seconds != seconds:
+        return "—"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m} min {s:02d} s"
+    h, m = divmod(m, 60)
+    if h < 48:
+        return f"{h} h {m:02d} min"
+    d, h = divmod(h, 24)
+    return f"{d} d {h} h"
+
+
+def rate(steps_per_hour: float | None) -> str:
+    return "—" if steps_per_hour is None else f"{steps_per_hour:,.0f}"

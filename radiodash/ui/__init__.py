@@ -1,0 +1,1 @@
+"""The Streamlit layer: the only part of radiodash that imports streamlit (in `app`)."""
