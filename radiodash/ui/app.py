@@ -157,7 +157,7 @@ def view_controls(metrics: list[str], default_metrics: list[str], max_step: int)
     sb.subheader("View")
     chosen = sb.multiselect("Metrics (overlay)", metrics, default=[m for m in default_metrics if m in metrics],
                             key="metrics", bind="query-params")
-    smooth = sb.slider("Smoothing", 0.0, 0.999, 0.6, 0.001, key="smooth", bind="query-params",
+    smooth = sb.slider("Smoothing", 0.0, 0.999, 0.6, 0.001, format="%.3f", key="smooth", bind="query-params",
                        help="TensorBoard's debiased EMA weight, computed on the full series before downsampling.")
     # bound widgets put the *shown* option in the URL, so the options are the short URL words themselves
     smoother = sb.radio("Smoother", list(SMOOTHERS), key="smoother", bind="query-params", horizontal=True,

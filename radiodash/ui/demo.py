@@ -19,6 +19,7 @@ class Demo:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or Path(tempfile.mkdtemp(prefix="radiodash-demo-"))
         self.first = self.root / "radiodiff_Vae_demo"
+        self.first.mkdir(parents=True, exist_ok=True)  # selectable before the writer's first line
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="radiodash-demo", daemon=True)
         self.thread.start()
