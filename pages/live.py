@@ -79,7 +79,7 @@ def live_view() -> None:
            f"at step {tp.next_checkpoint_step:,} in {duration(tp.eta_next_checkpoint_seconds)}"
            if tp.next_checkpoint_step and cfg(snap.config, "trainer", "save_and_sample_every") else "no checkpoint ahead")
     c[3].metric("ETA", duration(tp.eta_seconds), help=f"To train_num_steps at the current rate; {nxt}.")
-    since, usual, stalled = stall_status(snap)
+    since, usual, stalled = stall_status(snap, typical=tp.typical_interval_seconds)
     if stalled:
         st.warning(f"stalled: no new line for {duration(since)} (usual interval {duration(usual)}); "
                    "the run is unfinished — check the trainer.")

@@ -117,14 +117,25 @@ def color_of(metric: str, metrics: Sequence[str] | None = None) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def _axis(frame: pd.DataFrame, x: str) -> tuple[np.ndarray, str, str]:
-    """x values, the axis kind actually used, and its title (time needs timestamps)."""
-    if x in ("time", "hours") and frame["time"].notna().any():
-        if x == "time":
-            return frame["time"].to_numpy(), "time", "wall-clock time"
-        t0 = frame["time"].dropna().iloc[0]
-        return ((frame["time"] - t0).dt.total_seconds() / 3600).to_numpy(), "hours", "hours since start"
-    return frame["step"].to_numpy(), "step", "step"
+def _axis(frame: pd.DataFrame, x: str, rows: slice = slice(None)) -> tuple[np.ndarray, str, str]:
+    """x values of `rows`, the axis kind actually used, and its title (time needs timestamps)."""
+    if x in ("time", "hours"):
+        t = frame["time"].to_numpy()
+        known = ~np.isnat(t)
+        if known.any():
+            if x == "time":
+                return t[rows], "time", "wall-clock time"
+            t0 = t[np.argmax(known)]
+            return (t[rows] - t0) / np.timedelta64(1, "s") / 3600, "hours", "hours since start"
+    return frame["step"].to_numpy()[rows], "step", "step"
+
+
+def _rows(steps: np.ndarray, step_range: tuple[int, int] | None) -> slice:
+    """The rows of a step range as a slice (steps ascend: no copy, no mask)."""
+    if step_range is None:
+        return slice(0, steps.size)
+    lo, hi = step_range
+    return slice(int(np.searchsorted(steps, lo, "left")), int(np.searchsorted(steps, hi, "right")))
 
 
 def decorate_steps(fig: go.Figure, snap: Snapshot, analysis, lo: float | None = None, hi: float | None = None,
@@ -160,13 +171,6 @@ def _series(snap: Snapshot, metric: str) -> pd.DataFrame:
     return snap.val_frame
 
 
-def _in_range(steps: np.ndarray, step_range: tuple[int, int] | None) -> np.ndarray:
-    if step_range is None:
-        return np.ones(steps.size, bool)
-    lo, hi = step_range
-    return (steps >= lo) & (steps <= hi)
-
-
 def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str = "ema", smooth: float = 0.6,
                   x: str = "step", log_y: bool = False, step_range: tuple[int, int] | None = None,
                   max_points: int = 2000, height: int = 320) -> go.Figure:
@@ -175,13 +179,12 @@ def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str =
     steps = frame["step"].to_numpy()
     raw = frame[metric].to_numpy(float) if metric in frame.columns else np.zeros(0)
     sm = smoothed(raw, smoother, smooth)  # full resolution, before any range or downsampling
-    keep = _in_range(steps, step_range)
-    sub = frame[keep]
-    xs_all, used, xtitle = _axis(sub, x)
-    r, s, st = raw[keep], sm[keep], steps[keep]
+    rows = _rows(steps, step_range)
+    xs_all, used, xtitle = _axis(frame, x, rows)
+    r, s, st = raw[rows], sm[rows], steps[rows]
     idx = downsample_indices(st, r, max_points)
-    times = sub["time"].dt.strftime("%Y-%m-%d %H:%M:%S").fillna("time unknown").to_numpy()[idx]
-    custom = np.stack([st[idx].astype(float), times], axis=1) if idx.size else None
+    times = pd.Series(frame["time"].to_numpy()[rows][idx]).dt.strftime("%Y-%m-%d %H:%M:%S").fillna("time unknown")
+    custom = np.stack([st[idx].astype(float), times.to_numpy()], axis=1) if idx.size else None
     color = color_of(metric, snap.metrics)
     name = plain(short(metric))
     fig = go.Figure()
@@ -218,20 +221,19 @@ def overlay_figure(snap: Snapshot, metrics: Sequence[str], analysis=None, *, smo
     """Selected metrics on one axis, each smoothed then scaled to [0, 1] over the view (min → 0, max → 1)."""
     frame = snap.frame
     steps = frame["step"].to_numpy()
-    keep = _in_range(steps, step_range)
-    sub = frame[keep]
-    xs, used, xtitle = _axis(sub, x)
+    rows = _rows(steps, step_range)
+    xs, used, xtitle = _axis(frame, x, rows)
     fig = go.Figure()
     for m in metrics:
         if m not in frame.columns:
             continue
-        s = smoothed(frame[m].to_numpy(float), smoother, smooth)[keep]
+        s = smoothed(frame[m].to_numpy(float), smoother, smooth)[rows]
         fin = s[np.isfinite(s)]
         if not fin.size:
             continue
         lo, hi = float(fin.min()), float(fin.max())
         norm = (s - lo) / (hi - lo) if hi > lo else np.zeros_like(s)
-        idx = downsample_indices(steps[keep], s, max_points)
+        idx = downsample_indices(steps[rows], s, max_points)
         fig.add_trace(go.Scatter(x=xs[idx], y=norm[idx], mode="lines", name=plain(short(m)),
                                  line=dict(color=color_of(m, snap.metrics), width=2),
                                  customdata=s[idx], hovertemplate="%{customdata:.6g}<extra>%{fullData.name}</extra>"))

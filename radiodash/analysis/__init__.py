@@ -46,14 +46,15 @@ def steps_per_hour(frame: pd.DataFrame) -> float | None:
     return _throughput(frame, None, None, 1).steps_per_hour
 
 
-def stall_status(snap: Snapshot, now: float | None = None) -> tuple[float | None, float | None, bool]:
+def stall_status(snap: Snapshot, now: float | None = None,
+                 typical: float | None = None) -> tuple[float | None, float | None, bool]:
     """(seconds since the last new line, usual interval, stalled?) — cheap enough for every live rerun."""
     latest = int(snap.frame["step"].iloc[-1]) if len(snap.frame) else None
     total = number(cfg(snap.config, "trainer", "train_num_steps")) or (
         snap.segments[-1].total_steps if snap.segments else None)
     log_freq = number(cfg(snap.config, "trainer", "log_freq")) or 1
     finished = latest is not None and total is not None and latest + log_freq >= total
-    return _events.stall_status(snap, now, None, finished)
+    return _events.stall_status(snap, now, typical, finished)
 
 
 def analyze(snap: Snapshot, from_step: int | None = None, until_step: int | None = None,
@@ -102,8 +103,9 @@ def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None, now:
     events += _events.stall_events(frame, tp.typical_interval_seconds)
     events.sort(key=lambda e: (e.step if e.step is not None else -1, e.kind))
 
-    phases = _split_phases(frame, metrics, disc, stage)
-    since, typical, is_stalled = stall_status(snap, now) if until_step is None else (None, None, False)
+    phases, phase_stats = _split_phases(frame, metrics, disc, stage)
+    since, typical, is_stalled = (stall_status(snap, now, tp.typical_interval_seconds) if until_step is None
+                                  else (None, None, False))
 
     alerts: list[Alert] = []
     alerts += _alerts.from_events(events)
@@ -117,8 +119,6 @@ def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None, now:
     order = {"error": 0, "warning": 1, "info": 2}
     alerts.sort(key=lambda a: order.get(a.severity, 3))
 
-    phase_stats = {p.name: frame_stats(frame[(frame["step"] >= p.start_step) & (frame["step"] <= p.end_step)],
-                                       metrics) for p in phases}
     segments = [{"index": s.index, "file": s.file, "first_step": s.first_step, "last_step": s.last_step,
                  "first_time": s.first_time, "last_time": s.last_time, "records": s.records,
                  "resumed_from_milestone": s.resumed_from_milestone, "resumes_segment": s.resumes_segment,

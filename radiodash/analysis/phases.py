@@ -9,7 +9,7 @@ import ruptures as rpt
 
 from .common import col, fmt, short
 from .model import DiscSwitch, Phase
-from .stats import series_stats, slope_per_1k
+from .stats import frame_stats, slope_per_1k
 
 MAX_POINTS = 240
 MAX_CHANGE_POINTS = 3  # per interval between hard boundaries
@@ -85,9 +85,11 @@ def describe_change(metric: str, st: dict) -> str:
     return f"{name} fell {-rel:.0%} ({fmt(first)} → {fmt(last)})"
 
 
-def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None, stage: str | None) -> list[Phase]:
+def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None,
+          stage: str | None) -> tuple[list[Phase], dict[str, dict[str, dict]]]:
+    """Phases, and the full statistics of every metric within each phase."""
     if not len(frame):
-        return []
+        return [], {}
     steps = frame["step"].to_numpy()
     seg = frame["segment"].to_numpy()
     hard = {0}
@@ -108,22 +110,25 @@ def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None, stag
     key = [m for m in (main, col(frame, "kl_loss"), col(frame, "total_loss")) if m is not None]
     key = list(dict.fromkeys(key))
     phases: list[Phase] = []
+    per_phase: dict[str, dict[str, dict]] = {}
+    cols = {m: frame[m].to_numpy(float) for m in metrics}
+    times = frame["time"]
     for n, (a, b) in enumerate(zip(cuts, cuts[1:]), start=1):
-        part = frame.iloc[a:b]
-        s = part["step"].to_numpy()
+        s = steps[a:b]
         if stage == "vae" and disc is not None and disc.first_on_step is not None:
             base = "discriminator on" if s[0] >= disc.first_on_step else "autoencoder only"
         else:
             base = "training"
-        st = {m: series_stats(s, part[m].to_numpy(float)) for m in metrics}
+        st = frame_stats(frame, metrics, slice(a, b))
         trend = _trend_word(st[main]) if main else "no data"
-        launch = int(part["segment"].iloc[0])
+        launch = int(seg[a])
         name = f"{n}. {base} · {trend}" + (f" (launch {launch + 1})" if seg[-1] != seg[0] else "")
         desc = "; ".join(describe_change(m, st[m]) for m in key)
         summary = {m: {"first": st[m]["first"], "last": st[m]["last"], "mean": st[m]["mean"],
-                       "slope_per_1k_steps": slope_per_1k(s, part[m].to_numpy(float))} for m in metrics}
-        t0, t1 = part["time"].iloc[0], part["time"].iloc[-1]
+                       "slope_per_1k_steps": slope_per_1k(s, cols[m][a:b])} for m in metrics}
+        t0, t1 = times.iloc[a], times.iloc[b - 1]
+        per_phase[name] = st
         phases.append(Phase(name=name, start_step=int(s[0]), end_step=int(s[-1]),
                             start_time=None if pd.isna(t0) else t0, end_time=None if pd.isna(t1) else t1,
                             description=desc, stats=summary))
-    return phases
+    return phases, per_phase
