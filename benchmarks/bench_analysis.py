@@ -16,7 +16,7 @@ def main() -> int:
     snap = run.snapshot()
     print(f"run: {len(snap.frame):,} step records x {len(snap.metrics)} metrics")
     t_base, _ = timed(lambda: snap.frame.describe())
-    t_an, a = timed(lambda: _analyze(snap, None, None, 0.0))  # uncached
+    t_an, a = timed(lambda: _analyze(snap, None, None))  # uncached
     print(f"baseline frame.describe(): {t_base:.3f} s")
     print(f"analyze (events, phases, alerts, stats, throughput, decomposition): {t_an:.3f} s "
           f"-> {len(a.phases)} phases, {len(a.events)} events, {len(a.alerts)} alerts")

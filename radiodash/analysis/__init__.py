@@ -3,7 +3,7 @@ throughput, loss decomposition, learning-rate reconstruction), cached by (run, v
 from __future__ import annotations
 
 import threading
-import time as _time
+from dataclasses import replace
 from collections import OrderedDict
 from typing import Any
 
@@ -27,7 +27,6 @@ __all__ = ["analyze", "Analysis", "Event", "Phase", "Alert", "DiscSwitch", "Thro
 _CACHE: OrderedDict[tuple, tuple[Snapshot, Analysis]] = OrderedDict()  # holds the snapshot: its id stays unique
 _CACHE_SIZE = 64
 _LOCK = threading.Lock()
-STALL_BUCKET = 5.0  # seconds: `now` only matters for the stalled alert
 
 
 def window(frame: pd.DataFrame, from_step: int | None, until_step: int | None) -> pd.DataFrame:
@@ -59,19 +58,27 @@ def stall_status(snap: Snapshot, now: float | None = None,
 
 def analyze(snap: Snapshot, from_step: int | None = None, until_step: int | None = None,
             now: float | None = None) -> Analysis:
-    now = _time.time() if now is None else now
-    key = (id(snap), snap.path, snap.version, from_step, until_step, int(now // STALL_BUCKET))
+    """The analysis of a snapshot (cached per run version and window); the `stalled` alert uses `now`."""
+    key = (id(snap), snap.path, snap.version, from_step, until_step)
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
-            return hit[1]
-    result = _analyze(snap, from_step, until_step, now)
-    with _LOCK:
-        _CACHE[key] = (snap, result)
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return result
+    if hit is None:
+        core = _analyze(snap, from_step, until_step)
+        with _LOCK:
+            _CACHE[key] = (snap, core)
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    else:
+        core = hit[1]
+    if until_step is not None:
+        return core
+    since, typical, stalled = stall_status(snap, now, core.throughput.typical_interval_seconds)
+    extra = _alerts.stalled(since, typical, stalled, core.throughput.latest_step)
+    if not extra:
+        return core
+    return replace(core, alerts=[*extra, *core.alerts])
 
 
 def _lines_per_step(frame: pd.DataFrame, config: dict[str, Any] | None) -> int:
@@ -81,7 +88,8 @@ def _lines_per_step(frame: pd.DataFrame, config: dict[str, Any] | None) -> int:
     return 1
 
 
-def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None, now: float) -> Analysis:
+def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None) -> Analysis:
+    """Everything but the time-dependent `stalled` alert: a pure function of the snapshot and window."""
     frame = window(snap.frame, from_step, until_step)
     config = snap.config
     metrics = [m for m in snap.metrics if m in frame.columns]
@@ -104,12 +112,9 @@ def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None, now:
     events.sort(key=lambda e: (e.step if e.step is not None else -1, e.kind))
 
     phases, phase_stats = _split_phases(frame, metrics, disc, stage)
-    since, typical, is_stalled = (stall_status(snap, now, tp.typical_interval_seconds) if until_step is None
-                                  else (None, None, False))
 
     alerts: list[Alert] = []
     alerts += _alerts.from_events(events)
-    alerts += _alerts.stalled(since, typical, is_stalled, tp.latest_step)
     alerts += _alerts.lr_below_log_precision(frame, config)
     alerts += _alerts.d_weight_at_clamp(frame, config)
     alerts += _alerts.discriminator_never_updated(frame, config, disc)

@@ -36,13 +36,13 @@ def free_port() -> int:
 class Server:
     """`streamlit run app.py` with the given RADIODASH_* environment, stopped at teardown."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], app: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = {k: v for k, v in os.environ.items() if not k.startswith("RADIODASH_")}
         full.update(env)
         self.log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
-        cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
+        cmd = [sys.executable, "-m", "streamlit", "run", str(app or REPO / "app.py"), "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=full, stdout=self.log, stderr=subprocess.STDOUT,

@@ -1,0 +1,133 @@
+"""Append → visible latency in a real browser, and the first render of a 1,000,000-step run (issue 3).
+
+    .venv/bin/python benchmarks/bench_latency.py [--appends 20] [--skip-big]
+
+Baseline, measured in the same run: a trivial Streamlit app whose fragment (same 1 s timer)
+only shows the log's line count — the floor any Streamlit live page has on this machine.
+Targets: median ≤ 1.5 s, p95 ≤ 3 s; first full render of a 1M-step run ≤ 3 s after the server
+has parsed it; bytes sent to the browser for that page ≤ 5 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from _common import big_log
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from e2e.conftest import ARGS, CHROMIUM, Server  # noqa: E402
+from e2e.logwriter import append, write_run  # noqa: E402
+
+TRIVIAL_APP = textwrap.dedent('''
+    import os, streamlit as st
+    LOG = os.environ["BENCH_LOG"]
+    @st.fragment(run_every=1.0)
+    def live():
+        with open(LOG, "rb") as f:
+            lines = [l for l in f.read().split(b"\\n") if b"[Train Step]" in l]
+        step = int(lines[-1].split(b"] ")[1].split(b"/")[0]) if lines else 0
+        st.metric("Latest step", f"{step:,}")
+    live()
+''')
+
+
+def measure(page, log: Path, start: int, appends: int) -> list[float]:
+    shown = """([txt]) => { for (const m of document.querySelectorAll('[data-testid=stMetric]')) {
+        if (m.innerText.includes('Latest step')) { const v = m.querySelector('[data-testid=stMetricValue]');
+            return !!v && v.innerText.trim() === txt; } } return false; }"""
+    out = []
+    for i in range(appends):
+        step = start + (i + 1) * 100
+        t = time.monotonic()
+        append(log, [step])
+        page.wait_for_function(shown, arg=[f"{step:,}"], polling=20, timeout=30_000)
+        out.append(time.monotonic() - t)
+        time.sleep(1.1 - min(1.0, out[-1]) if out[-1] < 1.1 else 0.05)
+    return out
+
+
+def summary(xs: list[float]) -> str:
+    xs = sorted(xs)
+    p95 = xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
+    return f"median {statistics.median(xs):.2f} s, p95 {p95:.2f} s, max {xs[-1]:.2f} s"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--appends", type=int, default=20)
+    ap.add_argument("--skip-big", action="store_true")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="radiodash-latency-"))
+    log = write_run(tmp / "root" / "lat", range(0, 1_000, 100))
+    base_log = write_run(tmp / "base", range(0, 1_000, 100))
+    app = tmp / "trivial_app.py"
+    app.write_text(TRIVIAL_APP)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+
+        srv = Server({"BENCH_LOG": str(base_log)}, app=app)
+        page = browser.new_page()
+        page.goto(srv.url)
+        page.get_by_text("Latest step").wait_for(timeout=60_000)
+        base = measure(page, base_log, 900, args.appends)
+        page.close()
+        srv.stop()
+
+        srv = Server({"RADIODASH_ROOT": str(tmp / "root")})
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{srv.url}/?run=lat")
+        page.locator("[data-testid=stMetricValue]").filter(has_text="900").first.wait_for(timeout=60_000)
+        ours = measure(page, log, 900, args.appends)
+        page.close()
+        srv.stop()
+        print(f"append -> visible over {args.appends} appends:")
+        print(f"  trivial fragment app (baseline): {summary(base)}")
+        print(f"  RadioDash live page:             {summary(ours)}   (target median <= 1.5 s, p95 <= 3 s)")
+        print(f"  ratio of medians ours/baseline:  {statistics.median(ours) / statistics.median(base):.2f}x")
+
+        if not args.skip_big:
+            folder, lines = big_log()
+            root = tmp / "bigroot"
+            root.mkdir()
+            (root / "big").mkdir()
+            for f in folder.glob("*.log"):  # hard links: a symlink out of the root is (rightly) refused
+                os.link(f, root / "big" / f.name)
+            srv = Server({"RADIODASH_ROOT": str(root)})
+            url = f"{srv.url}/?run=big"
+            warm = browser.new_page(viewport={"width": 1400, "height": 1000})
+            t = time.monotonic()
+            warm.goto(url)
+            warm.locator("[data-testid=stMetric]").first.wait_for(timeout=180_000)
+            warm.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 12", timeout=180_000)
+            print(f"1M-step run: first page (server parses {lines:,} lines, builds figures): {time.monotonic() - t:.1f} s")
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = ctx.new_page()
+            sizes: list[int] = []
+            page.on("websocket", lambda ws: ws.on("framereceived", lambda b: sizes.append(len(b))))
+            http: list[int] = []
+            page.on("response", lambda r: http.append(int(r.headers.get("content-length", "0") or 0)))
+            t = time.monotonic()
+            page.goto(url)
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .scatterlayer .trace').length >= 12",
+                                   timeout=120_000)
+            render_s = time.monotonic() - t
+            time.sleep(1.5)
+            print(f"1M-step run, a second browser: full render in {render_s:.2f} s (target <= 3 s); "
+                  f"websocket {sum(sizes) / 1e6:.2f} MB over {len(sizes)} frames in the first "
+                  f"{render_s + 1.5:.1f} s, HTTP {sum(http) / 1e6:.2f} MB (target <= 5 MB for the page)")
+            srv.stop()
+        browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
