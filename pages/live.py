@@ -60,7 +60,8 @@ def figure(snap, analysis, kind: str, metric: str | None = None):
     return cached(key, builders[kind])
 
 
-page_snap = run.snapshot() if view.live else st.session_state.setdefault("paused_snapshot", run.snapshot())
+page_snap = (ui.shared_snapshot(selection.path) if view.live
+             else st.session_state.setdefault("paused_snapshot", run.snapshot()))
 st.session_state["panels_drawn_at"] = time.monotonic()
 PANEL_REFRESH_SECONDS = 3.0  # charts redraw at most this often; the header follows every second
 
@@ -72,7 +73,7 @@ def ticker() -> None:
     When the run has new records and the panels are older than PANEL_REFRESH_SECONDS, it asks
     for one rerun of the page so they redraw; an idle run costs each viewer only this fragment.
     """
-    snap = run.snapshot() if view.live else page_snap
+    snap = ui.shared_snapshot(selection.path) if view.live else page_snap
     a = analyze(snap)
     tp = a.throughput
     stage = {"vae": "VAE-GAN autoencoder (stage 1)", "diffusion": "conditional latent diffusion (stage 2)"}.get(

@@ -27,6 +27,10 @@ PHASE_FILLS = ("rgba(99,110,250,0.06)", "rgba(0,0,0,0.0)")
 FONT = dict(family="Inter, system-ui, sans-serif", size=12)
 
 
+def _figure(*traces) -> go.Figure:
+    return go.Figure(data=list(traces))
+
+
 def plain(text: object) -> str:
     """Log text made inert for Plotly: <, >, & are shown, never interpreted."""
     return html.escape(str(text), quote=False)
@@ -102,8 +106,8 @@ def downsample_indices(x: np.ndarray, y: np.ndarray, n_out: int = 2000) -> np.nd
 
 
 def _layout(fig: go.Figure, title: str, height: int, uirevision: str) -> go.Figure:
-    fig.update_layout(
-        template="plotly_white", height=height, title=dict(text=title, x=0.01, font=dict(size=14)),
+    fig.update_layout(  # explicit colours, no named template: applying one deep-copies it (~50 ms a figure)
+        paper_bgcolor="white", plot_bgcolor="white", colorway=PALETTE, height=height, title=dict(text=title, x=0.01, font=dict(size=14)),
         margin=dict(l=56, r=16, t=48, b=36), font=FONT, hovermode="x unified", uirevision=uirevision,
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=11)),
     )
@@ -139,27 +143,37 @@ def _rows(steps: np.ndarray, step_range: tuple[int, int] | None) -> slice:
 
 
 def decorate_steps(fig: go.Figure, snap: Snapshot, analysis, lo: float | None = None, hi: float | None = None,
-                   row: int | None = None, label: bool = True) -> None:
-    """Phase bands, launch/resume boundaries and the discriminator switch on a step axis."""
-    kw = {} if row is None else dict(row=row, col=1)
+                   label: bool = True) -> None:
+    """Phase bands, launch/resume boundaries and the discriminator switch on a step axis.
+
+    Built as plain layout dicts and set once: `add_vrect`/`add_vline` re-validate the whole
+    layout on every call, which made a page of panels cost a second.
+    """
+    shapes: list[dict] = []
+    notes: list[dict] = []
     if analysis is not None:
         for i, p in enumerate(analysis.phases):
             if hi is not None and p.start_step > hi or lo is not None and p.end_step < lo:
                 continue
-            note = dict(annotation_text=plain(p.name), annotation_position="top left", annotation_font_size=9,
-                        annotation_font_color="#888") if label else {}
-            fig.add_vrect(x0=p.start_step, x1=p.end_step, fillcolor=PHASE_FILLS[i % 2], line_width=0, layer="below",
-                          **note, **kw)
+            shapes.append(dict(type="rect", xref="x", yref="paper", x0=p.start_step, x1=p.end_step, y0=0, y1=1,
+                               fillcolor=PHASE_FILLS[i % 2], line_width=0, layer="below"))
+            if label:
+                notes.append(dict(x=p.start_step, y=1, xref="x", yref="paper", text=plain(p.name), showarrow=False,
+                                  xanchor="left", yanchor="top", font=dict(size=9, color="#888")))
     for seg in snap.segments[1:]:
         if seg.first_step is None:
             continue
         what = "resume" if seg.resumes_segment is not None or seg.resumed_from_milestone else "launch"
-        note = dict(annotation_text=f"{what} @ {seg.first_step:,}", annotation_font_size=9,
-                    annotation_position="bottom right") if label else {}
-        fig.add_vline(x=seg.first_step, line=dict(color="#555", dash="dash", width=1), **note, **kw)
+        shapes.append(dict(type="line", xref="x", yref="paper", x0=seg.first_step, x1=seg.first_step, y0=0, y1=1,
+                           line=dict(color="#555", dash="dash", width=1)))
+        if label:
+            notes.append(dict(x=seg.first_step, y=0, xref="x", yref="paper", text=f"{what} @ {seg.first_step:,}",
+                              showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=9)))
     disc = getattr(analysis, "disc", None) if analysis is not None else None
     if disc is not None and disc.first_on_step is not None:
-        fig.add_vline(x=disc.first_on_step, line=dict(color="#d62728", dash="dot", width=1), **kw)
+        shapes.append(dict(type="line", xref="x", yref="paper", x0=disc.first_on_step, x1=disc.first_on_step, y0=0,
+                           y1=1, line=dict(color="#d62728", dash="dot", width=1)))
+    fig.update_layout(shapes=[*fig.layout.shapes, *shapes], annotations=[*fig.layout.annotations, *notes])
 
 
 # ------------------------------------------------------------------ figures
@@ -183,18 +197,18 @@ def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str =
     xs_all, used, xtitle = _axis(frame, x, rows)
     r, s, st = raw[rows], sm[rows], steps[rows]
     idx = downsample_indices(st, r, max_points)
-    times = pd.Series(frame["time"].to_numpy()[rows][idx]).dt.strftime("%Y-%m-%d %H:%M:%S").fillna("time unknown")
-    custom = np.stack([st[idx].astype(float), times.to_numpy()], axis=1) if idx.size else None
+    # numeric customdata and a fixed-width str array: object arrays are deep-copied element by element by Plotly
+    times = np.asarray(pd.Series(frame["time"].to_numpy()[rows][idx]).dt.strftime("%Y-%m-%d %H:%M:%S")
+                       .fillna("time unknown").to_numpy(), dtype=str)
     color = color_of(metric, snap.metrics)
     name = plain(short(metric))
-    fig = go.Figure()
+    fig = _figure()
     fig.add_trace(go.Scatter(x=xs_all[idx], y=r[idx], mode="lines", name=f"{name} (raw)", line=dict(color=color, width=1),
-                             opacity=RAW_OPACITY, customdata=custom, showlegend=False,
-                             hovertemplate="raw %{y:.6g} · step %{customdata[0]:,.0f} · %{customdata[1]}<extra></extra>"))
+                             opacity=RAW_OPACITY, customdata=st[idx].astype(float), text=times, showlegend=False,
+                             hovertemplate="raw %{y:.6g} · step %{customdata:,.0f} · %{text}<extra></extra>"))
     if smooth > 0:
         fig.add_trace(go.Scatter(x=xs_all[idx], y=s[idx], mode="lines", name=name, line=dict(color=color, width=2),
-                                 customdata=custom, showlegend=False,
-                                 hovertemplate=f"smoothed ({smoother}) %{{y:.6g}}<extra></extra>"))
+                                 showlegend=False, hovertemplate=f"smoothed ({smoother}) %{{y:.6g}}<extra></extra>"))
     bad = idx[~np.isfinite(r[idx])]
     if bad.size:
         finite_before = pd.Series(np.where(np.isfinite(s), s, np.nan)).ffill().bfill().to_numpy()
@@ -223,7 +237,7 @@ def overlay_figure(snap: Snapshot, metrics: Sequence[str], analysis=None, *, smo
     steps = frame["step"].to_numpy()
     rows = _rows(steps, step_range)
     xs, used, xtitle = _axis(frame, x, rows)
-    fig = go.Figure()
+    fig = _figure()
     for m in metrics:
         if m not in frame.columns:
             continue
@@ -248,7 +262,7 @@ def compare_figure(runs: Sequence[tuple[str, Snapshot, object]], metric: str, *,
                    smoother: str = "ema", smooth: float = 0.6, log_y: bool = False, max_points: int = 2000,
                    height: int = 380, **_: object) -> go.Figure:
     """The same metric of several runs, aligned by step or by hours since each run's start."""
-    fig = go.Figure()
+    fig = _figure()
     for i, (label, snap, analysis) in enumerate(runs):
         frame = snap.frame
         c = metric if metric in frame.columns else col(frame, short(metric))
@@ -324,7 +338,7 @@ def lr_figure(snap: Snapshot, analysis, height: int = 300) -> go.Figure | None:
     if lr is None or lr.empty:
         return None
     steps = lr["step"].to_numpy()
-    fig = go.Figure()
+    fig = _figure()
     logged = lr["logged"].to_numpy(float)
     idx = downsample_indices(steps, logged, 2000)
     fig.add_trace(go.Scatter(x=steps[idx], y=logged[idx], mode="lines", name="logged (5 decimals)",
@@ -382,7 +396,7 @@ def distribution_figure(snap: Snapshot, analysis, metric: str, height: int = 320
         names.append(plain(name))
         q1.append(p25), med.append(p50), q3.append(p75), mean.append(float(v.mean()))
         lo.append(float(v[v >= p25 - 1.5 * iqr].min())), hi.append(float(v[v <= p75 + 1.5 * iqr].max()))
-    fig = go.Figure(go.Box(x=names, q1=q1, median=med, q3=q3, lowerfence=lo, upperfence=hi, mean=mean,
+    fig = _figure(go.Box(x=names, q1=q1, median=med, q3=q3, lowerfence=lo, upperfence=hi, mean=mean,
                            name=plain(short(metric)), marker_color=color_of(metric, snap.metrics)))
     fig.update_xaxes(title_text="phase")
     return _layout(fig, f"{plain(short(metric))} by phase", height, f"{snap.path}|dist|{metric}")

@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from .. import security
+from ..model import Snapshot
 from ..run import Run
 from .demo import Demo
 from .registry import Registry
@@ -52,6 +53,11 @@ def registry() -> Registry:
 
 def shared_run(path: Path) -> Run:
     return registry().get(path)
+
+
+def shared_snapshot(path: Path) -> Snapshot:
+    """The snapshot all viewers of `path` draw this second (see Registry.snapshot)."""
+    return registry().snapshot(path)
 
 
 # ------------------------------------------------------------------ access
