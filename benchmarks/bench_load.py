@@ -113,9 +113,14 @@ def _measure(args, srv: Server, folder: Path, stop: threading.Event, writer: thr
         writer.join(30)
         final = max(int(s) for s in re.findall(rb"\[Train Step\] (\d+)/", (folder / sorted(
             os.listdir(folder))[-1]).read_bytes()))
-        time.sleep(4)
-        seen = [pg.evaluate(LATEST) for pg in pages]
-        ok = sum(1 for v in seen if v == f"{final:,}")
+        t_stop = time.monotonic()
+        while True:  # sessions catch up at their own pace on a loaded 2-core machine
+            seen = [pg.evaluate(LATEST) for pg in pages]
+            ok = sum(1 for v in seen if v == f"{final:,}")
+            if ok == len(pages) or time.monotonic() - t_stop > 90:
+                break
+            time.sleep(1)
+        print(f"all sessions showed the final step {time.monotonic() - t_stop:.1f} s after the last line", flush=True)
         diag_page = browser.new_page()
         diag_page.goto(url, timeout=180_000)
         diag_page.get_by_text("Diagnostics").click()
