@@ -78,17 +78,18 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{srv.url}/?run=soak", timeout=120_000)
             page.get_by_text("Latest step").first.wait_for(timeout=120_000)
-            last = None
+            last, last_size = None, -1
             t0 = time.monotonic()
             while th.is_alive():
                 th.join(60)
                 shown = page.evaluate(LATEST)
-                alive = shown != last
+                size = sum(p.stat().st_size for p in folder.glob("*_.log"))
+                alive = shown != last or size == last_size  # not moving is fine only while nothing was written
                 print(f"{(time.monotonic() - t0) / 60:5.1f} min: page shows step {shown} "
                       f"({'live' if alive else 'NOT MOVING'}); files: {sorted(os.listdir(folder))}", flush=True)
                 if not alive and th.is_alive():
                     failures.append(f"page stuck at {shown}")
-                last = shown
+                last, last_size = shown, size
             time.sleep(3)
             reference = open_run(folder)
             final = int(reference.frame()["step"].iloc[-1])

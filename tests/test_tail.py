@@ -1,0 +1,194 @@
+"""Real files, the real watchdog observer (and its polling fallback): every way a log file changes."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from radiodash.run import Run
+from radiodash.tail import MAX_LINE_BYTES, Follower, LogSource, Notice
+
+HEADER = "2025-08-15 20:41:03,512 {'model': {'lossconfig': {'disc_start': 50001}}, 'trainer': {'train_num_steps': 1000, 'resume_milestone': %d}}\n"
+
+
+def line(step: int, value: float = 1.0) -> str:
+    return f"2025-08-15 20:41:{step // 100 % 60:02d},000 [Train Step] {step}/1000: train/total_loss: {value:.5f}, lr: 0.00001, \n"
+
+
+def wait_for(cond, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+@pytest.fixture(params=["inotify", "polling"])
+def followed(request, tmp_path, monkeypatch):
+    """A Run on tmp_path followed by the real Follower; the poll timer is slow so events must do the work."""
+    if request.param == "polling":
+        monkeypatch.setenv("RADIODASH_POLL", "1")
+    runs: list[Run] = []
+
+    def make(path: Path) -> Run:
+        run = Run(path)
+        run.refresh()
+        follower = run.follow(poll_interval=0.3 if request.param == "polling" else 30.0)
+        assert follower.mode == request.param
+        runs.append(run)
+        return run
+
+    yield make
+    for r in runs:
+        r.close()
+
+
+def steps(run: Run) -> list[int]:
+    return run.frame()["step"].tolist()
+
+
+def test_append(followed, tmp_path):
+    log = tmp_path / "2025-08-15-20-41_.log"
+    log.write_text(HEADER % 0 + line(0))
+    run = followed(tmp_path)
+    with open(log, "a") as f:
+        f.write(line(100) + line(200))
+    assert wait_for(lambda: steps(run) == [0, 100, 200])
+
+
+def test_partial_line_then_completion(followed, tmp_path):
+    log = tmp_path / "2025-08-15-20-41_.log"
+    log.write_text(HEADER % 0 + line(0))
+    run = followed(tmp_path)
+    text = line(100, 4.25)
+    with open(log, "a") as f:
+        f.write(text[:-12])
+    time.sleep(0.8)
+    assert steps(run) == [0]  # waits for its newline
+    with open(log, "a") as f:
+        f.write(text[-12:])
+    assert wait_for(lambda: steps(run) == [0, 100])
+    assert run.frame()["train/total_loss"].tolist() == [1.0, 4.25]
+
+
+def test_copytruncate(followed, tmp_path):
+    log = tmp_path / "2025-08-15-20-41_.log"
+    log.write_text(HEADER % 0 + line(0) + line(100) + line(200))
+    run = followed(tmp_path)
+    (tmp_path / "2025-08-15-20-41_.log.1").write_bytes(log.read_bytes())
+    os.truncate(log, 0)
+    with open(log, "a") as f:
+        f.write(line(300) + line(400))
+    assert wait_for(lambda: steps(run) == [300, 400])  # the view equals the file as it now is
+    assert any("truncated" in n for n in run.snapshot().notices)
+
+
+def test_truncate_then_rewrite_longer(followed, tmp_path):
+    log = tmp_path / "2025-08-15-20-41_.log"
+    log.write_text(HEADER % 0 + line(0))
+    run = followed(tmp_path)
+    with open(log, "r+") as f:  # same inode, rewritten longer before anyone looked
+        f.truncate(0)
+        f.write(HEADER % 0 + line(500) + line(600) + line(700))
+    assert wait_for(lambda: steps(run) == [500, 600, 700])
+
+
+def test_rename_and_recreate(followed, tmp_path):
+    log = tmp_path / "nohup.out"
+    log.write_text(line(0) + line(100))
+    run = followed(log)
+    log.rename(tmp_path / "nohup.out.1")
+    log.write_text(line(500))
+    assert wait_for(lambda: steps(run) == [500])
+    with open(log, "a") as f:
+        f.write(line(600))
+    assert wait_for(lambda: steps(run) == [500, 600])
+    assert any("replaced" in n or "deleted" in n for n in run.snapshot().notices)
+
+
+def test_delete_and_recreate(followed, tmp_path):
+    log = tmp_path / "nohup.out"
+    log.write_text(line(0) + line(100))
+    run = followed(log)
+    log.unlink()
+    assert wait_for(lambda: steps(run) == [])
+    log.write_text(line(900))
+    assert wait_for(lambda: steps(run) == [900])
+
+
+def test_a_file_that_does_not_exist_yet(followed, tmp_path):
+    log = tmp_path / "later" / "nohup.out"
+    run = followed(log)
+    assert steps(run) == []
+    log.parent.mkdir()
+    log.write_text(line(0) + line(100))
+    assert wait_for(lambda: steps(run) == [0, 100], timeout=15)
+
+
+def test_second_launch_file_appears(followed, tmp_path):
+    (tmp_path / "2025-08-15-20-41_.log").write_text(HEADER % 0 + line(0) + line(100) + line(200))
+    run = followed(tmp_path)
+    (tmp_path / "2025-08-15-21-07_.log").write_text(HEADER % 1 + line(100, 2.0) + line(300))
+    assert wait_for(lambda: steps(run) == [0, 100, 300])  # the later launch wins from its first step
+    snap = run.snapshot()
+    assert [s.resumed_from_milestone for s in snap.segments] == [None, 1]
+    assert snap.frame.loc[snap.frame.step == 100, "train/total_loss"].item() == 2.0
+
+
+def test_two_launches_in_one_file_and_a_header_only_launch(followed, tmp_path):
+    log = tmp_path / "2025-08-15-20-41_.log"
+    log.write_text(HEADER % 0 + line(0) + line(100))
+    run = followed(tmp_path)
+    with open(log, "a") as f:
+        f.write(HEADER % 0)  # a launch that died before its first step
+        f.write(HEADER % 0 + line(0, 3.0) + line(100, 3.0) + line(200, 3.0))  # relaunched in the same minute
+    assert wait_for(lambda: steps(run) == [0, 100, 200] and len(run.snapshot().segments) == 3)
+    snap = run.snapshot()
+    assert [s.records for s in snap.segments] == [2, 0, 3]
+    assert snap.frame["train/total_loss"].tolist() == [3.0, 3.0, 3.0]
+
+
+def test_a_fifty_megabyte_line_is_skipped_in_bounded_memory(tmp_path):
+    log = tmp_path / "nohup.out"
+    with open(log, "wb") as f:
+        f.write(line(0).encode())
+        f.write(b"x" * (50 << 20) + b"\n")
+        f.write(line(100).encode())
+    src = LogSource(log)
+    tracemalloc.start()
+    events = src.read()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 30 << 20  # never the whole 50 MB line
+    notes = [e for e in events if isinstance(e, Notice)]
+    assert [(n.kind, n.line) for n in notes] == [("long_line", 2)]
+    chunks = [e for e in events if not isinstance(e, Notice)]
+    assert b"".join(c.data for c in chunks) == (line(0) + line(100)).encode()
+    assert [c.first_line for c in chunks] == [1, 3]
+    run = Run(log)
+    run.refresh()
+    assert steps(run) == [0, 100] and any(str(MAX_LINE_BYTES // 1024) in n or "longer" in n for n in run.snapshot().notices)
+
+
+def test_follower_survives_a_failing_callback_and_keeps_polling(tmp_path):
+    calls: list[int] = []
+    done = threading.Event()
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        if len(calls) >= 3:
+            done.set()
+
+    f = Follower([str(tmp_path)], flaky, poll_interval=0.1).start()
+    try:
+        assert done.wait(10)
+    finally:
+        f.stop()
+    assert not f.is_alive()
