@@ -133,9 +133,11 @@ def panels(snap) -> None:
     dec = figure(snap, a, "decomp")
     if dec is not None:
         left.plotly_chart(dec, key="decomp", width="stretch")
-    main = next((m for m in metrics if short(m) in ("rec_loss", "loss_simple")), metrics[0] if metrics else None)
+    losses = [m for m in metrics if "loss" in short(m)] or metrics
+    main = next((m for m in losses if short(m) in ("rec_loss", "loss_simple")), losses[0] if losses else None)
     if main is not None:
-        right.plotly_chart(figure(snap, a, "dist", main), key="dist", width="stretch")
+        pick = right.selectbox("Distribution per phase of", losses, index=losses.index(main), key="dist_metric")
+        right.plotly_chart(figure(snap, a, "dist", pick), key="dist", width="stretch")
 
     st.subheader("Phases")
     st.dataframe(pd.DataFrame([{"phase": p.name, "from step": p.start_step, "to step": p.end_step,

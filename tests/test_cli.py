@@ -46,3 +46,25 @@ def test_simulate_writes_a_results_folder(tmp_path):
     assert len(logs) == 2
     # launch 1 logs steps 0..1,200 (13 x 2 lines); milestone 1,200 // 500 = 2, so launch 2 logs 1,000..1,900 (10 x 2)
     assert "wrote 46 step lines" in res.stdout
+
+
+def test_analyze_json_and_report(tmp_path):
+    import json
+
+    files, truth = render(SimConfig(train_num_steps=20_000, log_freq=100, disc_start=8_001, resume_at=12_345,
+                                    save_and_sample_every=1_000, grad_accum=2))
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    res = _cli("analyze", str(tmp_path), "--json")
+    assert res.returncode == 0, res.stderr
+    j = json.loads(res.stdout)
+    assert j["records"] == len(truth.steps) and j["steps"] == {"first": 0, "last": 19_900, "total": 20_000}
+    assert [s["resumed_from_milestone"] for s in j["segments"]] == [None, 12]
+    on = next(e for e in j["events"] if e["kind"] == "discriminator_on")
+    assert (on["step"], on["configured_step"], on["last_off_step"]) == (8_100, 8_001, 8_000)
+    res = _cli("analyze", str(tmp_path), "--from-step", "5000", "--until-step", "6000")
+    assert json.loads(res.stdout)["records"] == 11
+    out, html = tmp_path / "r.md", tmp_path / "r.html"
+    res = _cli("report", str(tmp_path), "-o", str(out), "--html", str(html))
+    assert res.returncode == 0, res.stderr
+    assert "## Areas for attention" in out.read_text() and "plotly" in html.read_text()

@@ -82,10 +82,8 @@ def analyze(snap: Snapshot, from_step: int | None = None, until_step: int | None
 
 
 def _lines_per_step(frame: pd.DataFrame, config: dict[str, Any] | None) -> int:
-    accum = number(cfg(config, "trainer", "gradient_accumulate_every"))
-    if col(frame, "disc_loss") is not None and col(frame, "total_loss") is not None and frame.columns[4:].size:
-        return 2 if accum in (None, 2) else int(accum)
-    return 1
+    """`[Train Step]` lines per logged step: two when the discriminator's line is there (accumulation 2)."""
+    return 2 if col(frame, "disc_loss") is not None else 1
 
 
 def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None) -> Analysis:
