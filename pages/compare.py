@@ -46,8 +46,7 @@ align = c2.radio("Align by", ["step", "hours"], key="align", bind="query-params"
 smooth = c3.slider("Smoothing", 0.0, 0.999, 0.6, 0.001, key="cmp_smooth", bind="query-params")
 log_y = st.toggle("log y", key="cmp_log", bind="query-params")
 if metric:
-    st.plotly_chart(charts.compare_figure(runs, metric, align=align, smooth=smooth, log_y=log_y), key="cmp",
-                    width="stretch")
+    ui.chart(charts.compare_figure(runs, metric, align=align, smooth=smooth, log_y=log_y), "cmp")
 
 rows = []
 for rel, snap, a in runs:

@@ -110,34 +110,38 @@ def ticker() -> None:
 def panels(snap) -> None:
     """Every chart and table of the run at one version (built once per version for all viewers)."""
     a = analyze(snap)
+    glance = at_a_glance(snap.config)
+    # visible at a glance, as plain text (config values are log text: never Markdown or HTML)
+    st.text(" · ".join(f"{k} {v}" for k, v in zip(glance["setting"], glance["value"])) or "no configuration header")
     with st.expander("Configuration at a glance", expanded=False):
-        st.dataframe(at_a_glance(snap.config), hide_index=True, width="stretch")
+        st.text(glance.to_string(index=False))
 
     if view.metrics:
-        st.plotly_chart(figure(snap, a, "overlay"), key="overlay", width="stretch")
+        ui.chart(figure(snap, a, "overlay"), "overlay")
     metrics = [m for m in snap.metrics]
     val_metrics = [m for m in snap.val_frame.columns if m.startswith("val/")]
+    disc, lr = figure(snap, a, "disc"), figure(snap, a, "lr")
+    # keys with a panel of their own below are not drawn twice (fewer charts: a faster first render)
+    own_panel = ({"disc_factor", "d_weight"} if disc is not None else set()) | ({"lr"} if lr is not None else set())
     cols = st.columns(2)
-    for i, m in enumerate(metrics + val_metrics):
+    for i, m in enumerate([m for m in metrics if short(m) not in own_panel] + val_metrics):
         with cols[i % 2]:
-            st.plotly_chart(figure(snap, a, "metric", m), key=f"m:{m}", width="stretch")
+            ui.chart(figure(snap, a, "metric", m), f"m:{m}")
 
     st.subheader("Discriminator, learning rate, loss decomposition")
     left, right = st.columns(2)
-    disc = figure(snap, a, "disc")
     if disc is not None:
-        left.plotly_chart(disc, key="disc", width="stretch")
-    lr = figure(snap, a, "lr")
+        ui.chart(disc, "disc", left)
     if lr is not None:
-        right.plotly_chart(lr, key="lr", width="stretch")
+        ui.chart(lr, "lr", right)
     dec = figure(snap, a, "decomp")
     if dec is not None:
-        left.plotly_chart(dec, key="decomp", width="stretch")
+        ui.chart(dec, "decomp", left)
     losses = [m for m in metrics if "loss" in short(m)] or metrics
     main = next((m for m in losses if short(m) in ("rec_loss", "loss_simple")), losses[0] if losses else None)
     if main is not None:
         pick = right.selectbox("Distribution per phase of", losses, index=losses.index(main), key="dist_metric")
-        right.plotly_chart(figure(snap, a, "dist", pick), key="dist", width="stretch")
+        ui.chart(figure(snap, a, "dist", pick), "dist", right)
 
     st.subheader("Phases")
     st.dataframe(pd.DataFrame([{"phase": p.name, "from step": p.start_step, "to step": p.end_step,

@@ -25,6 +25,9 @@ PALETTE = qualitative.D3
 RAW_OPACITY = 0.28
 PHASE_FILLS = ("rgba(99,110,250,0.06)", "rgba(0,0,0,0.0)")
 FONT = dict(family="Inter, system-ui, sans-serif", size=12)
+# points a trace sends to the browser: more than a half-width panel has pixels, few enough that
+# a page of a dozen panels draws in a new browser within seconds (benchmarks/bench_latency.py)
+MAX_POINTS = 1000
 
 
 def _figure(*traces) -> go.Figure:
@@ -83,7 +86,7 @@ def smoothed(y: np.ndarray, smoother: str, weight: float) -> np.ndarray:
     return smooth_ema(y, weight)
 
 
-def downsample_indices(x: np.ndarray, y: np.ndarray, n_out: int = 2000) -> np.ndarray:
+def downsample_indices(x: np.ndarray, y: np.ndarray, n_out: int = MAX_POINTS) -> np.ndarray:
     """Indices to draw: MinMaxLTTB on the finite points (spikes survive), plus every non-finite point,
     plus the first and last. Sorted, unique."""
     n = len(y)
@@ -144,7 +147,8 @@ def _rows(steps: np.ndarray, step_range: tuple[int, int] | None) -> slice:
 
 def decorate_steps(fig: go.Figure, snap: Snapshot, analysis, lo: float | None = None, hi: float | None = None,
                    label: bool = True) -> None:
-    """Phase bands, launch/resume boundaries and the discriminator switch on a step axis.
+    """Phase bands, launch/resume boundaries and the discriminator switch on a step axis;
+    `label` numbers the phases as in the phases table (launch/resume boundaries are always labelled).
 
     Built as plain layout dicts and set once: `add_vrect`/`add_vline` re-validate the whole
     layout on every call, which made a page of panels cost a second.
@@ -158,17 +162,18 @@ def decorate_steps(fig: go.Figure, snap: Snapshot, analysis, lo: float | None = 
             shapes.append(dict(type="rect", xref="x", yref="paper", x0=p.start_step, x1=p.end_step, y0=0, y1=1,
                                fillcolor=PHASE_FILLS[i % 2], line_width=0, layer="below"))
             if label:
-                notes.append(dict(x=p.start_step, y=1, xref="x", yref="paper", text=plain(p.name), showarrow=False,
-                                  xanchor="left", yanchor="top", font=dict(size=9, color="#888")))
+                # the number only (the phases table has the names): full names overlap on short phases
+                notes.append(dict(x=p.start_step, y=1, xref="x", yref="paper", text=str(i + 1),
+                                  hovertext=plain(p.name), showarrow=False, xanchor="left", yanchor="top",
+                                  font=dict(size=10, color="#888")))
     for seg in snap.segments[1:]:
         if seg.first_step is None:
             continue
         what = "resume" if seg.resumes_segment is not None or seg.resumed_from_milestone else "launch"
         shapes.append(dict(type="line", xref="x", yref="paper", x0=seg.first_step, x1=seg.first_step, y0=0, y1=1,
                            line=dict(color="#555", dash="dash", width=1)))
-        if label:
-            notes.append(dict(x=seg.first_step, y=0, xref="x", yref="paper", text=f"{what} @ {seg.first_step:,}",
-                              showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=9)))
+        notes.append(dict(x=seg.first_step, y=0, xref="x", yref="paper", text=f"{what} @ {seg.first_step:,}",
+                          showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=9)))
     disc = getattr(analysis, "disc", None) if analysis is not None else None
     if disc is not None and disc.first_on_step is not None:
         shapes.append(dict(type="line", xref="x", yref="paper", x0=disc.first_on_step, x1=disc.first_on_step, y0=0,
@@ -187,8 +192,12 @@ def _series(snap: Snapshot, metric: str) -> pd.DataFrame:
 
 def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str = "ema", smooth: float = 0.6,
                   x: str = "step", log_y: bool = False, step_range: tuple[int, int] | None = None,
-                  max_points: int = 2000, height: int = 320) -> go.Figure:
-    """One metric: the raw series faint behind its smoothed curve (smoothed on the full series first)."""
+                  max_points: int = MAX_POINTS, height: int = 320) -> go.Figure:
+    """One metric: the raw series faint behind its smoothed curve (smoothed on the full series first).
+
+    Phase names are written on the overlay panel only: each text label costs the browser a
+    measurement on every draw.
+    """
     frame = _series(snap, metric)
     steps = frame["step"].to_numpy()
     raw = frame[metric].to_numpy(float) if metric in frame.columns else np.zeros(0)
@@ -224,14 +233,14 @@ def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str =
         else:
             title += " <span style='font-size:11px;color:#888'>(log scale needs positive values)</span>"
     if used == "step":
-        decorate_steps(fig, snap, analysis, st[0] if st.size else None, st[-1] if st.size else None)
+        decorate_steps(fig, snap, analysis, st[0] if st.size else None, st[-1] if st.size else None, label=False)
     fig.update_xaxes(title_text=xtitle)
     return _layout(fig, title, height, f"{snap.path}|{metric}|{used}")
 
 
 def overlay_figure(snap: Snapshot, metrics: Sequence[str], analysis=None, *, smoother: str = "ema",
                    smooth: float = 0.6, x: str = "step", step_range: tuple[int, int] | None = None,
-                   max_points: int = 2000, height: int = 360, **_: object) -> go.Figure:
+                   max_points: int = MAX_POINTS, height: int = 360, **_: object) -> go.Figure:
     """Selected metrics on one axis, each smoothed then scaled to [0, 1] over the view (min → 0, max → 1)."""
     frame = snap.frame
     steps = frame["step"].to_numpy()
@@ -252,14 +261,14 @@ def overlay_figure(snap: Snapshot, metrics: Sequence[str], analysis=None, *, smo
                                  line=dict(color=color_of(m, snap.metrics), width=2),
                                  customdata=s[idx], hovertemplate="%{customdata:.6g}<extra>%{fullData.name}</extra>"))
     if used == "step":
-        decorate_steps(fig, snap, analysis, label=False)
+        decorate_steps(fig, snap, analysis)
     fig.update_yaxes(title_text="normalised (0 = min, 1 = max in view)", range=[-0.05, 1.05])
     fig.update_xaxes(title_text=xtitle)
     return _layout(fig, "Overlay", height, f"{snap.path}|overlay|{used}")
 
 
 def compare_figure(runs: Sequence[tuple[str, Snapshot, object]], metric: str, *, align: str = "step",
-                   smoother: str = "ema", smooth: float = 0.6, log_y: bool = False, max_points: int = 2000,
+                   smoother: str = "ema", smooth: float = 0.6, log_y: bool = False, max_points: int = MAX_POINTS,
                    height: int = 380, **_: object) -> go.Figure:
     """The same metric of several runs, aligned by step or by hours since each run's start."""
     fig = _figure()
@@ -303,7 +312,7 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 420) -> go.Figu
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("disc_factor", "d_weight"))
     v = frame[df_c].to_numpy(float)
-    idx = downsample_indices(steps, v, 2000)
+    idx = downsample_indices(steps, v)
     fig.add_trace(go.Scatter(x=steps[idx], y=v[idx], mode="lines", line=dict(shape="hv", color=PALETTE[3]),
                              name="disc_factor"), row=1, col=1)
     disc = getattr(analysis, "disc", None)
@@ -319,7 +328,7 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 420) -> go.Figu
                            bgcolor="rgba(255,255,255,0.85)")
     if dw_c is not None:
         w = frame[dw_c].to_numpy(float)
-        idx = downsample_indices(steps, w, 2000)
+        idx = downsample_indices(steps, w)
         fig.add_trace(go.Scatter(x=steps[idx], y=w[idx], mode="lines", line=dict(color=PALETTE[4], width=1),
                                  name="d_weight"), row=2, col=1)
         dw = (analysis.config or {}).get("model", {}).get("lossconfig", {}).get("disc_weight") if analysis else None
@@ -329,7 +338,9 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 420) -> go.Figu
                           annotation_text=f"clamp ceiling 1e4 × disc_weight = {clamp:,.0f}", annotation_font_size=10,
                           annotation_position="bottom right")
     fig.update_xaxes(title_text="step", row=2, col=1)
-    return _layout(fig, "Discriminator", height, f"{snap.path}|disc")
+    fig = _layout(fig, "Discriminator", height, f"{snap.path}|disc")
+    fig.update_layout(showlegend=False)  # the subplot titles name the two series
+    return fig
 
 
 def lr_figure(snap: Snapshot, analysis, height: int = 300) -> go.Figure | None:
@@ -340,7 +351,7 @@ def lr_figure(snap: Snapshot, analysis, height: int = 300) -> go.Figure | None:
     steps = lr["step"].to_numpy()
     fig = _figure()
     logged = lr["logged"].to_numpy(float)
-    idx = downsample_indices(steps, logged, 2000)
+    idx = downsample_indices(steps, logged)
     fig.add_trace(go.Scatter(x=steps[idx], y=logged[idx], mode="lines", name="logged (5 decimals)",
                              line=dict(color=PALETTE[0], width=2)))
     rec = lr["reconstructed"].to_numpy(float)
@@ -362,7 +373,7 @@ def decomposition_figure(snap: Snapshot, analysis, height: int = 420) -> go.Figu
     if d is None or d.empty:
         return None
     steps = d["step"].to_numpy()
-    idx = downsample_indices(steps, d["total_logged"].to_numpy(float), 1500)
+    idx = downsample_indices(steps, d["total_logged"].to_numpy(float))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.06)
     for name, colname, group, color in (("nll_loss", "nll", "pos", PALETTE[0]),
                                         ("kl_weight · kl_loss", "kl_term", "pos", PALETTE[1]),

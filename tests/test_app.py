@@ -148,3 +148,20 @@ def test_report_page_shows_the_report(env):
     at.run()
     assert not at.exception
     assert any("Training progress report" in str(m.value) for m in at.markdown)
+
+
+def test_live_page_tables_are_the_analysis(env):
+    from radiodash import open_run
+    from radiodash.analysis import analyze
+
+    at = run_app({"run": "runA"})
+    assert not at.exception
+    run = open_run(env / "runA")
+    a = analyze(run.snapshot())
+    run.close()
+    phases = at.dataframe[0].value
+    assert list(phases.columns) == ["phase", "from step", "to step", "what happened"]
+    assert list(phases["from step"]) == [p.start_step for p in a.phases]
+    assert list(phases["phase"]) == [p.name for p in a.phases]
+    checkpoints = at.dataframe[2].value
+    assert list(checkpoints["step"]) == list(a.checkpoints["step"])

@@ -84,8 +84,8 @@ def test_a_long_run_panel_sends_a_few_thousand_points_and_keeps_the_spike(big_sn
     assert np.nanmax(raw) == np.nanmax(snap.frame["train/rec_loss"].to_numpy())  # the spike survived
     assert any(t.name == "nan/inf" for t in fig.data)
     # narrowing the range gives full detail again
-    narrow = charts.metric_figure(snap, "train/rec_loss", a, step_range=(1_000_000, 1_014_990))
-    assert len(narrow.data[0].x) == 1_500
+    narrow = charts.metric_figure(snap, "train/rec_loss", a, step_range=(1_000_000, 1_009_990))
+    assert list(narrow.data[0].x) == list(range(1_000_000, 1_010_000, 10))  # every record of the range
 
 
 def test_smoothing_uses_the_full_series_before_the_range(big_snapshot):
@@ -145,3 +145,21 @@ def test_log_scale_falls_back_for_series_that_cross_zero():
     fig = charts.metric_figure(snap, "train/total_loss", log_y=True)
     assert fig.layout.yaxis.type != "log" and "log scale needs positive values" in fig.layout.title.text
     assert charts.metric_figure(snap, "train/rec_loss", log_y=True).layout.yaxis.type == "log"
+
+
+def test_step_charts_draw_phases_launches_and_the_switch():
+    files, truth = render(SimConfig(train_num_steps=20_000, disc_start=5_001, resume_at=12_345))
+    snap = parse_files(files)
+    a = analyze(snap, now=0)
+    resume = snap.segments[1].first_step
+    assert resume == truth.resume_step
+    for fig, names_phases in ((charts.metric_figure(snap, "train/rec_loss", a), False),
+                              (charts.overlay_figure(snap, ["train/rec_loss", "train/kl_loss"], a), True)):
+        rects = [s for s in fig.layout.shapes if s.type == "rect"]
+        lines = {(s.x0, s.line.dash) for s in fig.layout.shapes if s.type == "line"}
+        texts = [an.text for an in fig.layout.annotations]
+        assert [(r.x0, r.x1) for r in rects] == [(p.start_step, p.end_step) for p in a.phases]
+        assert (resume, "dash") in lines and (a.disc.first_on_step, "dot") in lines
+        assert f"resume @ {resume:,}" in texts
+        numbered = [(an.text, an.hovertext) for an in fig.layout.annotations if an.hovertext]
+        assert numbered == ([(str(i), p.name) for i, p in enumerate(a.phases, start=1)] if names_phases else [])

@@ -201,5 +201,14 @@ def title(text: str) -> None:
     st.title(md_escape(text))
 
 
+def chart(fig, key: str, where=None) -> None:
+    """A RadioDash figure at full width, drawn with its own look (`charts._layout`).
+
+    theme=None: merging Streamlit's theme into every figure costs a new browser ~0.6 s on a page
+    of a dozen panels (benchmarks/bench_latency.py), and the figures set their colours already.
+    """
+    (where or st).plotly_chart(fig, key=key, width="stretch", theme=None)
+
+
 __all__ = ["settings", "registry", "shared_run", "gate", "select_run", "sidebar_picker", "show_refusal",
-           "view_controls", "share_box", "View", "Selection", "title", "md_escape", "log"]
+           "view_controls", "share_box", "View", "Selection", "title", "chart", "md_escape", "log"]
