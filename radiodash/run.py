@@ -57,6 +57,7 @@ class Run:
                 if parser is None:
                     parser = self._parsers[ev.file] = Parser(ev.file)
                 parsed = parser.feed(ev.data, ev.first_line)
+                ev.counted = parsed.lines  # the source numbers the next lines without a second pass
                 self._presize(ev, parsed.step.size)
                 added += self.store.ingest(parsed, len(ev.data))
             return added

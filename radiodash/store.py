@@ -124,6 +124,9 @@ class RunStore:
         self.val = _Table()
         self.segments: list[_Seg] = []
         self._current: dict[str, int] = {}  # file -> its current segment
+        # markers (resumed/complete/crash) met before the file's first launch: they belong to the
+        # implicit launch its first header-less step line opens, whichever chunk that line is in
+        self._early_markers: dict[str, list[Marker]] = {}
         self._headers: dict[int, int] = {}  # id(Header) -> segment (a block header may still grow)
         self.nonfinite: list[tuple[int, str, str, int, str, int]] = []
         self.problems: list[Problem] = []
@@ -173,6 +176,7 @@ class RunStore:
                 t.keep(rows, seg_map)
             self.segments = kept
             self._current = {f: int(seg_map[i]) for f, i in self._current.items() if f != file}
+            self._early_markers.pop(file, None)
             self._headers = {h: int(seg_map[i]) for h, i in self._headers.items() if seg_map[i] >= 0}
             self.nonfinite = [(st, k, v, int(seg_map[sg]), f, ln) for st, k, v, sg, f, ln in self.nonfinite
                               if f != file]
@@ -225,24 +229,34 @@ class RunStore:
         first_header = next((at for at, ev in chunk.events if isinstance(ev, Header)), None)
         if m and before is None and (first_header is None or first_header > 0):
             before = self._open(f, None, None)  # step lines with no header yet: an implicit launch
+            for ev in self._early_markers.pop(f, []):
+                self._mark(before, ev)
         cuts: list[tuple[int, int]] = []
         for at, ev in chunk.events:
             if isinstance(ev, Header):
                 seg = self._open(f, ev.line, ev.config)
                 self._headers[id(ev)] = seg
+                self._early_markers.pop(f, None)  # a header opens the first launch: they were before it
                 cuts.append((at, seg))
-            elif isinstance(ev, Marker) and (cur := self._current.get(f)) is not None:
-                s = self.segments[cur]
-                if ev.kind == "resume":
-                    s.resumed_from_milestone = ev.milestone
-                elif ev.kind == "complete":
-                    s.completed = True
-                elif ev.kind == "crash":
-                    s.crashed = True
+            elif isinstance(ev, Marker):
+                cur = self._current.get(f)
+                if cur is None:
+                    self._early_markers.setdefault(f, []).append(ev)
+                else:
+                    self._mark(cur, ev)
         out = np.full(m, -1 if before is None else before, np.int32)
         for at, seg in cuts:
             out[at:] = seg
         return out
+
+    def _mark(self, seg: int, ev: Marker) -> None:
+        s = self.segments[seg]
+        if ev.kind == "resume":
+            s.resumed_from_milestone = ev.milestone
+        elif ev.kind == "complete":
+            s.completed = True
+        elif ev.kind == "crash":
+            s.crashed = True
 
     def _open(self, file: str, header_line: int | None, config: dict[str, Any] | None) -> int:
         seg = _Seg(len(self.segments), file, header_line, config)

@@ -29,14 +29,19 @@ FINGERPRINT = 64  # bytes before the offset re-read each time: catches truncate-
 LAUNCH_GLOB = "*_.log"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Chunk:
-    """Complete lines of one file: `data` ends with b"\\n"; `first_line` is 1-based."""
+    """Complete lines of one file: `data` ends with b"\\n"; `first_line` is 1-based.
+
+    A consumer that counts the lines anyway (the parser does) may set `counted` before asking
+    for the next chunk: the source then skips its own pass over the bytes to number the lines.
+    """
 
     file: str
     first_line: int
     data: bytes
     offset: int
+    counted: int | None = None
 
     def lines(self) -> list[bytes]:
         return self.data.split(b"\n")[:-1]
@@ -161,9 +166,9 @@ class FileTail:
             # fast path: no over-long line in the rest
             rest = len(body) - pos
             if rest <= MAX_LINE_BYTES or not _may_hold_long_line(body, pos):
-                n = body.count(b"\n", pos)
-                yield Chunk(self.path, line, body[pos:], offset + pos)
-                line += n
+                chunk = Chunk(self.path, line, body[pos:], offset + pos)
+                yield chunk
+                line += chunk.counted if chunk.counted is not None else body.count(b"\n", pos)
                 break
             nl = body.index(b"\n", pos)
             if nl - pos > MAX_LINE_BYTES:

@@ -212,6 +212,13 @@ other_line = st.one_of(
 log_lines = st.lists(st.one_of(step_line(), step_line(), other_line), max_size=40)
 
 
+def test_a_resume_message_before_the_first_step_line_counts_in_any_chunking():
+    # found by hypothesis: the message alone in the first chunk was dropped (no launch open yet)
+    text = "Successfully resumed training from milestone 3 at step 300\n2025-08-15 20:41:07,376 [Train Step] 0/0: \n"
+    for cuts in (None, [1]):
+        assert parse_text(text, chunks=cuts).segments[0].resumed_from_milestone == 3
+
+
 @given(log_lines, st.lists(st.integers(1, 40), max_size=6))
 def test_chunking_never_changes_the_run(lines, cuts):
     text = "".join(line + "\n" for line in lines)
