@@ -26,6 +26,8 @@ from e2e.conftest import ARGS, CHROMIUM, Server  # noqa: E402
 
 from radiodash.simulate import SimConfig, write_run  # noqa: E402
 
+RECORDS = """() => { const m = document.body.innerText.match(/([\\d,]+) step records/);
+    return m ? parseInt(m[1].replace(/,/g, '')) : null; }"""
 LATEST = """() => { for (const m of document.querySelectorAll('[data-testid=stMetric]')) {
     if (m.innerText.includes('Latest step')) { const v = m.querySelector('[data-testid=stMetricValue]');
         return v ? v.innerText.trim() : null; } } return null; }"""
@@ -114,13 +116,15 @@ def _measure(args, srv: Server, folder: Path, stop: threading.Event, writer: thr
         final = max(int(s) for s in re.findall(rb"\[Train Step\] (\d+)/", (folder / sorted(
             os.listdir(folder))[-1]).read_bytes()))
         t_stop = time.monotonic()
+        written = steps_written(folder)
         while True:  # sessions catch up at their own pace on a loaded 2-core machine
-            seen = [pg.evaluate(LATEST) for pg in pages]
-            ok = sum(1 for v in seen if v == f"{final:,}")
-            if ok == len(pages) or time.monotonic() - t_stop > 90:
+            seen = [(pg.evaluate(LATEST), pg.evaluate(RECORDS)) for pg in pages]
+            ok = sum(1 for v, n in seen if v == f"{final:,}" and n == written)
+            if ok == len(pages) or time.monotonic() - t_stop > 120:
                 break
             time.sleep(1)
-        print(f"all sessions showed the final step {time.monotonic() - t_stop:.1f} s after the last line", flush=True)
+        print(f"{ok}/{len(pages)} sessions showed the final step and all {written:,} step records "
+              f"{time.monotonic() - t_stop:.1f} s after the last line", flush=True)
         diag_page = browser.new_page()
         diag_page.goto(url, timeout=180_000)
         diag_page.get_by_text("Diagnostics").click()
@@ -129,7 +133,8 @@ def _measure(args, srv: Server, folder: Path, stop: threading.Event, writer: thr
         browser.close()
     one = table[0][1] / max(table[0][2], 1)
     last = table[-1][1] / max(table[-1][2], 1)
-    print(f"\nevery session sees the final step {final:,}: {ok}/{len(pages)}")
+    print(f"\nevery session sees every step (final step {final:,}, {written:,} records, one per step written): "
+          f"{ok}/{len(pages)}")
     print(f"log read once: server diagnostics say {diag.splitlines()[0]!r} and "
           f"{[ln for ln in diag.splitlines() if ln.startswith('Followers')]}; the log files hold {size:,} bytes")
     print(f"CPU per record: 1 session {one * 1e3:.1f} ms, {args.sessions} sessions {last * 1e3:.1f} ms -> "

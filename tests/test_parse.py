@@ -242,6 +242,25 @@ def test_scanner_agrees_with_python_reference(lines):
             assert (math.isnan(v) and math.isnan(got[k])) or got[k] == v
 
 
+@given(st.lists(st.sampled_from([b"\n", b"\r", b"a", b"0", b", ", b"x" * 9]), max_size=200), st.integers(0, 15))
+def test_line_ends_word_at_a_time_equal_bytewise(pieces, shift):
+    """The scanner finds line ends 8 bytes at a time: same lines and CR flags as a plain split,
+    at every alignment of the buffer (slices of a block start anywhere)."""
+    data = b"".join(pieces) + b"\n"
+    buf = np.frombuffer(b"#" * shift + data, np.uint8)[shift:]
+    words, base = _scan.words_of(buf)
+    q, got = 0, []
+    while q < buf.size:
+        e, cr = _scan._line_end(buf, words, base, q, buf.size)
+        got.append((q, e, cr))
+        q = e + 1
+    want, q = [], 0
+    for line in data.split(b"\n")[:-1]:
+        want.append((q, q + len(line), b"\r" in line))
+        q += len(line) + 1
+    assert got == want
+
+
 @given(st.binary(max_size=3000), st.lists(st.integers(1, 60), max_size=5))
 def test_random_bytes_never_raise(data, cuts):
     text = data if data.endswith(b"\n") else data + b"\n"
