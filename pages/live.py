@@ -1,11 +1,10 @@
 """Live monitor: progress, ETA, alerts and one panel per metric, updated in place every second."""
-import time
 
 import pandas as pd
 import streamlit as st
 
 from radiodash import charts
-from radiodash.analysis import analyze, stall_status
+from radiodash.analysis import analyze, live_header
 from radiodash.analysis.common import cfg, short
 from radiodash.ui import app as ui
 from radiodash.ui.figures import cached
@@ -60,24 +59,25 @@ def figure(snap, analysis, kind: str, metric: str | None = None):
     return cached(key, builders[kind])
 
 
-page_snap = (ui.shared_snapshot(selection.path) if view.live
+# the charts follow a 3 s snapshot shared by every viewer (figures and analysis built once per run
+# and slot, not once per viewer); the header follows the 1 s one
+PANEL_REFRESH_SECONDS = 3.0
+page_snap = (ui.shared_snapshot(selection.path, PANEL_REFRESH_SECONDS) if view.live
              else st.session_state.setdefault("paused_snapshot", run.snapshot()))
-st.session_state["panels_drawn_at"] = time.monotonic()
-PANEL_REFRESH_SECONDS = 3.0  # charts redraw at most this often; the header follows every second
 
 
 @st.fragment(run_every=1.0 if view.live else None)
 def ticker() -> None:
     """Progress, rate, ETA, staleness and alerts: a cheap partial rerun every second.
 
-    When the run has new records and the panels are older than PANEL_REFRESH_SECONDS, it asks
-    for one rerun of the page so they redraw; an idle run costs each viewer only this fragment.
+    When the shared chart snapshot has moved on (at most every PANEL_REFRESH_SECONDS), it asks
+    for one rerun of the page so the charts redraw; an idle run costs each viewer only this fragment.
     """
     snap = ui.shared_snapshot(selection.path) if view.live else page_snap
-    a = analyze(snap)
-    tp = a.throughput
+    basis = analyze(ui.shared_snapshot(selection.path, PANEL_REFRESH_SECONDS) if view.live else page_snap)
+    tp, alerts, (since, usual, stalled) = live_header(snap, basis)
     stage = {"vae": "VAE-GAN autoencoder (stage 1)", "diffusion": "conditional latent diffusion (stage 2)"}.get(
-        a.stage or "", "stage unknown")
+        basis.stage or "", "stage unknown")
     st.caption(f"{md_escape(stage)} · {len(snap.segments)} launch(es) · {len(snap.frame):,} step records")
 
     latest, total = tp.latest_step, tp.total_steps
@@ -92,18 +92,16 @@ def ticker() -> None:
            f"at step {tp.next_checkpoint_step:,} in {duration(tp.eta_next_checkpoint_seconds)}"
            if tp.next_checkpoint_step and cfg(snap.config, "trainer", "save_and_sample_every") else "no checkpoint ahead")
     c[3].metric("ETA", duration(tp.eta_seconds), help=f"To train_num_steps at the current rate; {nxt}.")
-    since, usual, stalled = stall_status(snap, typical=tp.typical_interval_seconds)
     if stalled:
         st.warning(f"stalled: no new line for {duration(since)} (usual interval {duration(usual)}); "
                    "the run is unfinished — check the trainer.")
     else:
         st.caption(f"last line {age(since)} · {nxt}" + ("" if view.live else " · live updates paused"))
 
-    for al in a.alerts:
+    for al in alerts:
         show = {"error": st.error, "warning": st.warning}.get(al.severity, st.info)
         show(f"**{al.code}** — {md_escape(al.message)}")
-    stale = time.monotonic() - st.session_state.get("panels_drawn_at", 0.0) > PANEL_REFRESH_SECONDS
-    if view.live and snap.version != page_snap.version and stale:
+    if view.live and ui.shared_snapshot(selection.path, PANEL_REFRESH_SECONDS).version != page_snap.version:
         st.rerun(scope="app")
 
 

@@ -139,6 +139,22 @@ def test_stalled_now_uses_the_last_new_bytes(tmp_path):
     assert "stalled" in codes(a)
 
 
+def test_live_header_takes_numbers_from_the_fresh_snapshot_and_alerts_from_the_basis(tmp_path):
+    from radiodash.analysis import live_header
+
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    older, basis = analysis_of(tmp_path / "a", config_line() + step_lines(rows=ROWS[:4]))
+    fresh, whole = analysis_of(tmp_path / "b", config_line() + step_lines())
+    tp, alerts, (since, usual, stalled) = live_header(fresh, basis, now=fresh.last_data_wall + 3600)
+    assert tp == whole.throughput and tp.latest_step == 600  # not 300, the basis's last step
+    assert tp.steps_per_hour == pytest.approx(600 / 60 * 3600)  # 600 steps in 60 s within one launch
+    assert stalled and since == 3600 and usual == 10
+    assert [a.code for a in alerts] == ["stalled"] + [a.code for a in basis.alerts if a.code != "stalled"]
+    tp, alerts, (_, _, stalled) = live_header(fresh, analyze(older, now=older.last_data_wall + 3600),
+                                              now=fresh.last_data_wall + 5)
+    assert not stalled and "stalled" not in {a.code for a in alerts}  # the basis's own stall is not shown
+
+
 def test_window_restricts_everything(tmp_path):
     _, a = analysis_of(tmp_path, config_line() + step_lines(), from_step=100, until_step=300)
     assert a.records == 3 and a.stats["train/rec_loss"]["mean"] == pytest.approx(0.35)

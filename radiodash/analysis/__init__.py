@@ -20,7 +20,7 @@ from .schedule import decompose, discriminator_switch, lr_factor, lr_table, reco
 from .stats import frame_stats, series_stats
 from .throughput import throughput as _throughput
 
-__all__ = ["analyze", "Analysis", "Event", "Phase", "Alert", "DiscSwitch", "Throughput", "reconstruct_lr",
+__all__ = ["analyze", "live_header", "Analysis", "Event", "Phase", "Alert", "DiscSwitch", "Throughput", "reconstruct_lr",
            "discriminator_switch", "decompose", "stall_status", "steps_per_hour", "lr_factor", "window",
            "jsonable", "series_stats"]
 
@@ -79,6 +79,21 @@ def analyze(snap: Snapshot, from_step: int | None = None, until_step: int | None
     if not extra:
         return core
     return replace(core, alerts=[*extra, *core.alerts])
+
+
+def live_header(snap: Snapshot, basis: Analysis, now: float | None = None
+                ) -> tuple[Throughput, list[Alert], tuple[float | None, float | None, bool]]:
+    """What a live header shows every second: throughput and staleness of `snap` (cheap), and the
+    other alerts from `basis`, the analysis of a recent snapshot of the same run.
+
+    Why: the full analysis (change points, spikes, statistics) of every 1 s snapshot cost each
+    run a busy core with a dozen viewers; the charts' 3 s analysis is shared by all of them.
+    """
+    total_steps = snap.segments[-1].total_steps if snap.segments else None
+    tp = _throughput(snap.frame, snap.config, total_steps, _lines_per_step(snap.frame, snap.config))
+    since, typical, is_stalled = stall_status(snap, now, tp.typical_interval_seconds)
+    alerts = [a for a in basis.alerts if a.code != "stalled"]
+    return tp, [*_alerts.stalled(since, typical, is_stalled, tp.latest_step), *alerts], (since, typical, is_stalled)
 
 
 def _lines_per_step(frame: pd.DataFrame, config: dict[str, Any] | None) -> int:

@@ -12,12 +12,13 @@ from .model import Throughput
 
 def intervals(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(Δstep, Δseconds, step after the gap) between consecutive timestamped records of the same launch."""
-    f = frame[frame["time"].notna()]
-    if len(f) < 2:
+    known = frame["time"].notna().to_numpy()  # three columns, not a copy of the whole table
+    if known.sum() < 2:
         return np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
-    t = seconds(f["time"])
-    st = f["step"].to_numpy()
-    same = f["segment"].to_numpy()[1:] == f["segment"].to_numpy()[:-1]
+    t = seconds(frame["time"][known])
+    st = frame["step"].to_numpy()[known]
+    seg = frame["segment"].to_numpy()[known]
+    same = seg[1:] == seg[:-1]
     d_step, d_t = np.diff(st)[same], np.diff(t)[same]
     ok = (d_step > 0) & (d_t >= 0)
     return d_step[ok].astype(float), d_t[ok], st[1:][same][ok]

@@ -55,9 +55,9 @@ def shared_run(path: Path) -> Run:
     return registry().get(path)
 
 
-def shared_snapshot(path: Path) -> Snapshot:
-    """The snapshot all viewers of `path` draw this second (see Registry.snapshot)."""
-    return registry().snapshot(path)
+def shared_snapshot(path: Path, max_age: float = 1.0) -> Snapshot:
+    """The snapshot all viewers of `path` draw in this `max_age`-second slot (see Registry.snapshot)."""
+    return registry().snapshot(path, max_age)
 
 
 # ------------------------------------------------------------------ access

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,8 +22,7 @@ SWEEP_SECONDS = 60.0
 class _Entry:
     run: Run
     last_viewed: float
-    snap: Snapshot | None = None
-    snap_taken: float = float("-inf")
+    snaps: dict[float, tuple[Snapshot, float]] = field(default_factory=dict)  # cadence -> (snapshot, taken)
 
 
 class Registry:
@@ -54,7 +53,8 @@ class Registry:
             return entry.run
 
     def snapshot(self, path: Path | str, max_age: float = 1.0) -> Snapshot:
-        """The run's snapshot as every viewer sees it: renewed at most once per `max_age` seconds.
+        """The run's snapshot as every viewer sees it: renewed at most once per `max_age` seconds
+        (one shared snapshot per cadence: the header's 1 s, the charts' 3 s).
 
         Why: a run receiving 10 lines/s has a new version every 0.1 s; if each viewer took its own,
         no two would share the analysis and figures built for a version. One shared cadence makes
@@ -67,10 +67,10 @@ class Registry:
             entry = self._runs.get(key)
             if entry is None:  # swept between the two calls: read directly
                 return run.snapshot()
-            if entry.snap is None or now - entry.snap_taken >= max_age:
-                entry.snap = run.snapshot()
-                entry.snap_taken = now
-            return entry.snap
+            held = entry.snaps.get(max_age)
+            if held is None or now - held[1] >= max_age:
+                held = entry.snaps[max_age] = (run.snapshot(), now)
+            return held[0]
 
     def sweep(self) -> list[str]:
         """Close runs nobody has viewed for `idle_seconds`; returns their paths."""
