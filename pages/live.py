@@ -74,7 +74,8 @@ def ticker() -> None:
     for one rerun of the page so the charts redraw; an idle run costs each viewer only this fragment.
     """
     snap = ui.shared_snapshot(selection.path) if view.live else page_snap
-    basis = analyze(ui.shared_snapshot(selection.path, PANEL_REFRESH_SECONDS) if view.live else page_snap)
+    charts_snap = ui.shared_snapshot(selection.path, PANEL_REFRESH_SECONDS) if view.live else page_snap
+    basis = analyze(charts_snap)
     tp, alerts, (since, usual, stalled) = live_header(snap, basis)
     stage = {"vae": "VAE-GAN autoencoder (stage 1)", "diffusion": "conditional latent diffusion (stage 2)"}.get(
         basis.stage or "", "stage unknown")
@@ -101,7 +102,7 @@ def ticker() -> None:
     for al in alerts:
         show = {"error": st.error, "warning": st.warning}.get(al.severity, st.info)
         show(f"**{al.code}** — {md_escape(al.message)}")
-    if view.live and ui.shared_snapshot(selection.path, PANEL_REFRESH_SECONDS).version != page_snap.version:
+    if charts_snap.version != page_snap.version:
         st.rerun(scope="app")
 
 

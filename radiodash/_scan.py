@@ -95,20 +95,29 @@ def _has_byte(x, pattern):
 
 
 @njit(cache=True, nogil=True)
+def _bytes_to_newline(buf, q, stop, has_cr):
+    """Byte by byte from q to `stop`: (where it stopped, found a newline there?, CR seen so far?)."""
+    while q < stop:
+        c = buf[q]
+        if c == 10:
+            return q, True, has_cr
+        if c == 13:
+            has_cr = True
+        q += 1
+    return q, False, has_cr
+
+
+@njit(cache=True, nogil=True)
 def _line_end(buf, words, base, q, nbuf):
     """(index of the newline that ends the line starting at q — or nbuf —, whether it holds a CR).
 
     Eight bytes at a time through `words` (buf's aligned middle as uint64, starting at byte
     `base`): finding line ends byte by byte was half of the whole scan.
     """
-    has_cr = False
-    while q < nbuf and (q < base or (q - base) & 7 != 0):
-        c = buf[q]
-        if c == 10:
-            return q, has_cr
-        if c == 13:
-            has_cr = True
-        q += 1
+    aligned = base if q <= base else min(nbuf, q + ((base - q) & 7))  # next word boundary at or after q
+    q, found, has_cr = _bytes_to_newline(buf, q, aligned, False)
+    if found:
+        return q, has_cr
     if q >= base:
         j = (q - base) >> 3
         while j < words.size:
@@ -119,13 +128,7 @@ def _line_end(buf, words, base, q, nbuf):
                 has_cr = True  # no newline in this word: the CR is on this line
             j += 1
         q = base + (j << 3)
-    while q < nbuf:
-        c = buf[q]
-        if c == 10:
-            return q, has_cr
-        if c == 13:
-            has_cr = True
-        q += 1
+    q, found, has_cr = _bytes_to_newline(buf, q, nbuf, has_cr)
     return q, has_cr
 
 
