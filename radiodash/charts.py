@@ -219,6 +219,9 @@ def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str =
         fig.add_trace(go.Scatter(x=xs_all[idx], y=s[idx], mode="lines", name=name, line=dict(color=color, width=2),
                                  showlegend=False, hovertemplate=f"smoothed ({smoother}) %{{y:.6g}}<extra></extra>"))
     bad = idx[~np.isfinite(r[idx])]
+    if metric in snap.frame.columns and bad.size:  # a cell no line filled yet (the step's second line
+        logged = snap.nonfinite.loc[snap.nonfinite["metric"] == metric, "step"].to_numpy()  # is coming) is not nan
+        bad = bad[np.isin(st[bad], logged)]
     if bad.size:
         finite_before = pd.Series(np.where(np.isfinite(s), s, np.nan)).ffill().bfill().to_numpy()
         fig.add_trace(go.Scatter(x=xs_all[bad], y=finite_before[bad], mode="markers", name="nan/inf",

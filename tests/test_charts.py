@@ -163,3 +163,18 @@ def test_step_charts_draw_phases_launches_and_the_switch():
         assert f"resume @ {resume:,}" in texts
         numbered = [(an.text, an.hovertext) for an in fig.layout.annotations if an.hovertext]
         assert numbered == ([(str(i), p.name) for i, p in enumerate(a.phases, start=1)] if names_phases else [])
+
+
+def test_nan_markers_only_where_the_log_printed_nan(tmp_path):
+    log = tmp_path / "x_.log"
+    log.write_text("2025-08-15 20:00:00,000 [Train Step] 0/10: train/g_loss: 1.00000, \n"
+                   "2025-08-15 20:00:00,000 [Train Step] 0/10: train/disc_loss: nan, \n"
+                   "2025-08-15 20:00:01,000 [Train Step] 1/10: train/g_loss: 2.00000, \n"
+                   "2025-08-15 20:00:01,000 [Train Step] 1/10: train/disc_loss: 0.50000, \n"
+                   "2025-08-15 20:00:02,000 [Train Step] 2/10: train/g_loss: 3.00000, \n")  # step 2's disc line: not yet
+    run = open_run(log)
+    snap = run.snapshot()
+    run.close()
+    fig = charts.metric_figure(snap, "train/disc_loss", smooth=0)
+    (marks,) = [t for t in fig.data if t.name == "nan/inf"]
+    assert list(marks.text) == ["nan at step 0"]
