@@ -537,7 +537,7 @@ def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np
             return res.trim(int(np.flatnonzero(res.ends[:n] == stop - 1)[0]) + 1 if stop else 0)
 
 
-def scan_block(data: bytes, keys: KeyTable) -> ScanResult:
+def scan_block(data: bytes | memoryview, keys: KeyTable) -> ScanResult:
     """Scan complete lines (data ends with b"\n").
 
     A large block is cut at a newline and its halves scanned at once on two threads
@@ -545,10 +545,11 @@ def scan_block(data: bytes, keys: KeyTable) -> ScanResult:
     half met a key the table did not know, it is scanned again, alone.
     """
     buf = np.frombuffer(data, np.uint8)
-    if len(data) <= PARALLEL_BYTES or int(keys.nkeys[0]) == 0:
+    if buf.size <= PARALLEL_BYTES or int(keys.nkeys[0]) == 0:
         return _scan_one(buf, keys)
-    mid = data.find(b"\n", len(data) // 2) + 1
-    if mid <= 0 or mid >= len(data):
+    nl, found, _ = _bytes_to_newline(buf, buf.size // 2, buf.size, False)
+    mid = nl + 1
+    if not found or mid >= buf.size:
         return _scan_one(buf, keys)
     # the second thread predicts keys with its own table: no shared cache line written by both
     fut = _executor().submit(_scan_one, buf[mid:], keys, False, keys.next_kid.copy())

@@ -264,7 +264,7 @@ class Parser:
         """The file was truncated or replaced: a block in progress is over."""
         self._block = None
 
-    def feed(self, data: bytes, first_line: int) -> ParsedChunk:
+    def feed(self, data: bytes | memoryview, first_line: int) -> ParsedChunk:
         """Parse `data` (complete lines) whose first line is line `first_line` of the file."""
         res = _scan.scan_block(data, self.keys)
         kind = res.kinds
@@ -276,7 +276,7 @@ class Parser:
         block, block_last, carried = self._block, -1, self._block is not None
         for i in todo.tolist():
             lineno = first_line + i
-            raw = data[res.starts[i]:res.ends[i]]
+            raw = bytes(data[res.starts[i]:res.ends[i]])
             if block is not None:
                 if i == block_last + 1 and kind[i] == _scan.OTHER and res.times[i] < 0:
                     text = raw.decode("utf-8", "replace")
@@ -328,7 +328,7 @@ class Parser:
             updates.append(block)
         return None
 
-    def _assemble(self, res: "_scan.ScanResult", data: bytes, first_line: int, extra: list[tuple[int, StepLine]],
+    def _assemble(self, res: "_scan.ScanResult", data: bytes | memoryview, first_line: int, extra: list[tuple[int, StepLine]],
                   events: list[tuple[int, Header | Marker]], updates: list[Header], log: "_ChunkLog") -> ParsedChunk:
         kind = res.kinds
         fast = np.flatnonzero((kind == TRAIN) | (kind == VAL))
@@ -384,7 +384,7 @@ class Parser:
         )
 
 
-    def _rank_new_keys(self, present: np.ndarray, keys: list[str], pos: np.ndarray, res, data: bytes) -> None:
+    def _rank_new_keys(self, present: np.ndarray, keys: list[str], pos: np.ndarray, res, data: bytes | memoryview) -> None:
         """Give keys seen for the first time a rank: by first line, then by place in that line."""
         used = np.flatnonzero(present.any(axis=1)).tolist()
         new = [j for j in used if keys[j] not in self._rank]
@@ -395,7 +395,7 @@ class Parser:
         def place(j: int) -> tuple[int, int]:
             r = first_row[j]
             i = int(pos[r]) // _SUB
-            line = data[res.starts[i]:res.ends[i]]
+            line = bytes(data[res.starts[i]:res.ends[i]])
             return r, line.find(keys[j].encode() + b": ")
 
         for j in sorted(new, key=place):

@@ -39,12 +39,12 @@ class Chunk:
 
     file: str
     first_line: int
-    data: bytes
+    data: bytes | memoryview  # a memoryview of the block read when the chunk is part of it (no copy)
     offset: int
     counted: int | None = None
 
     def lines(self) -> list[bytes]:
-        return self.data.split(b"\n")[:-1]
+        return bytes(self.data).split(b"\n")[:-1]
 
 
 @dataclass(frozen=True)
@@ -124,13 +124,19 @@ class FileTail:
 
     def _read_new(self, fd: int) -> Iterator[Chunk | Notice]:
         while True:
-            data = os.pread(fd, READ_BLOCK, self.offset)
-            if not data:
+            # A pending partial line is read again together with the new bytes instead of being
+            # joined to them: a join copied every 8 MB block of a big log once more.
+            keep = len(self.partial)
+            start = self.offset - keep  # file offset of data[0]
+            data = os.pread(fd, READ_BLOCK + keep, start)
+            if len(data) <= keep:
                 return
-            start = self.offset
-            self.offset += len(data)
-            self.bytes_read += len(data)
-            self.tail_bytes = data[-FINGERPRINT:] if len(data) >= FINGERPRINT else (self.tail_bytes + data)[-FINGERPRINT:]
+            if keep and not data.startswith(self.partial):  # rewritten in place under us: keep what we had
+                data = self.partial + data[keep:]
+            fresh = len(data) - keep
+            self.offset += fresh
+            self.bytes_read += fresh
+            self.tail_bytes = data[-FINGERPRINT:] if len(data) >= FINGERPRINT else (self.tail_bytes + data[keep:])[-FINGERPRINT:]
             if self.skipping:
                 nl = data.find(b"\n")
                 if nl < 0:
@@ -143,34 +149,30 @@ class FileTail:
                 data = data[nl + 1:]
                 start += nl + 1
             end = data.rfind(b"\n") + 1
-            if end == 0:
-                self.partial += data
-            else:
-                if not self.partial and end == len(data):
-                    body = data  # the common case: whole lines, no copy
-                else:
-                    body = b"".join((self.partial, memoryview(data)[:end]))
-                first = self.line
-                self.partial = data[end:]
-                yield from self._emit(body, first, start - (len(body) - end))
+            self.partial = data[end:]
+            if end:
+                yield from self._emit(data, end, start)
             if len(self.partial) > MAX_LINE_BYTES:
                 self.skipping = True
                 self.skip_start_line = self.line
                 self.partial = b""
 
-    def _emit(self, body: bytes, first: int, offset: int) -> Iterator[Chunk | Notice]:
-        """Yield complete lines, cutting out over-long ones (they arrived whole within one block)."""
+    def _emit(self, data: bytes, end: int, offset: int) -> Iterator[Chunk | Notice]:
+        """Yield the complete lines data[:end], cutting out over-long ones (they arrived whole within one block).
+
+        A chunk is `data` itself or a memoryview of part of it: never a copy of the block.
+        """
+        view = memoryview(data)
         pos = 0
-        line = first
-        while pos < len(body):
+        line = self.line
+        while pos < end:
             # fast path: no over-long line in the rest
-            rest = len(body) - pos
-            if rest <= MAX_LINE_BYTES or not _may_hold_long_line(body, pos):
-                chunk = Chunk(self.path, line, body[pos:], offset + pos)
+            if end - pos <= MAX_LINE_BYTES or not _may_hold_long_line(data, pos, end):
+                chunk = Chunk(self.path, line, data if pos == 0 and end == len(data) else view[pos:end], offset + pos)
                 yield chunk
-                line += chunk.counted if chunk.counted is not None else body.count(b"\n", pos)
+                line += chunk.counted if chunk.counted is not None else data.count(b"\n", pos, end)
                 break
-            nl = body.index(b"\n", pos)
+            nl = data.index(b"\n", pos, end)
             if nl - pos > MAX_LINE_BYTES:
                 yield Notice(self.path, "long_line", line,
                              f"{self.name}:{line}: a line longer than {MAX_LINE_BYTES:,} bytes was skipped")
@@ -179,23 +181,23 @@ class FileTail:
                 continue
             # emit up to the next over-long line
             cut = pos
-            while cut < len(body):
-                nl = body.index(b"\n", cut)
+            while cut < end:
+                nl = data.index(b"\n", cut, end)
                 if nl - cut > MAX_LINE_BYTES:
                     break
                 cut = nl + 1
-            n = body.count(b"\n", pos, cut)
-            yield Chunk(self.path, line, body[pos:cut], offset + pos)
+            n = data.count(b"\n", pos, cut)
+            yield Chunk(self.path, line, view[pos:cut], offset + pos)
             line += n
             pos = cut
         self.line = line
 
 
-def _may_hold_long_line(body: bytes, pos: int) -> bool:
+def _may_hold_long_line(data: bytes, pos: int, end: int) -> bool:
     """Cheap test: a line longer than MAX_LINE_BYTES must contain a whole aligned half-size window."""
     half = MAX_LINE_BYTES // 2
-    for a in range(pos, len(body) - half + 1, half):
-        if body.find(b"\n", a, a + half) < 0:
+    for a in range(pos, end - half + 1, half):
+        if data.find(b"\n", a, a + half) < 0:
             return True
     return False
 
