@@ -483,13 +483,17 @@ class ScanResult:
             setattr(out, name, np.concatenate([getattr(a, name), getattr(b, name)]))
         out.starts = np.concatenate([a.starts, b.starts + offset])
         out.ends = np.concatenate([a.ends, b.ends + offset])
-        w = max(a.values.shape[0], b.values.shape[0])
-        out.values = np.full((w, out.n), np.nan)
-        out.present = np.zeros((w, out.n), np.bool_)
-        out.values[: a.values.shape[0], : a.n] = a.values
-        out.values[: b.values.shape[0], a.n:] = b.values
-        out.present[: a.values.shape[0], : a.n] = a.present
-        out.present[: b.values.shape[0], a.n:] = b.present
+        if a.values.shape[0] == b.values.shape[0]:
+            out.values = np.concatenate([a.values, b.values], axis=1)
+            out.present = np.concatenate([a.present, b.present], axis=1)
+        else:  # one half was rescanned with more keys
+            w = max(a.values.shape[0], b.values.shape[0])
+            out.values = np.full((w, out.n), np.nan)
+            out.present = np.zeros((w, out.n), np.bool_)
+            out.values[: a.values.shape[0], : a.n] = a.values
+            out.values[: b.values.shape[0], a.n:] = b.values
+            out.present[: a.values.shape[0], : a.n] = a.present
+            out.present[: b.values.shape[0], a.n:] = b.present
         ca, cb = int(a.nf_count[0]), int(b.nf_count[0])
         out.nf_line = np.concatenate([a.nf_line[:ca], b.nf_line[:cb] + a.n])
         out.nf_key = np.concatenate([a.nf_key[:ca], b.nf_key[:cb]])
@@ -521,7 +525,8 @@ def _estimate_lines(buf: np.ndarray) -> int:
 
 def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np.ndarray | None = None) -> ScanResult:
     """Scan all complete lines of buf; rescan when columns, lines or nan/inf room ran out."""
-    width = max(16, int(keys.nkeys[0]) + 8)
+    known = int(keys.nkeys[0])
+    width = known + 2 if known else 16  # each spare row costs a NaN-filled row per line
     nf_cap = 64
     n = _estimate_lines(buf)
     while True:

@@ -232,6 +232,7 @@ class ParsedChunk:
     values: np.ndarray
     present: np.ndarray
     keys: list[str]
+    used: list[int]  # ids j of the keys present on at least one row (present[j].any())
     rank: dict[str, int]  # order of first appearance in the file (line, then place in line): column order
     nonfinite: list[tuple[int, str, str]]  # (row in this chunk, key, "nan"|"inf"|"-inf")
     events: list[tuple[int, Header | Marker]]
@@ -374,19 +375,20 @@ class Parser:
             nonfinite.append((r, keys[kid], _NONFINITE[code]))
         nonfinite.sort()
         anchored = [(int(np.searchsorted(pos, p)), ev) for p, ev in events]
-        self._rank_new_keys(present, keys, pos, res, data)
+        used = np.flatnonzero(present.any(axis=1)).tolist()
+        self._rank_new_keys(present, used, keys, pos, res, data)
         return ParsedChunk(
             file=self.file, kind=np.asarray(kinds, np.int8), line=pos // _SUB + first_line,
             step=np.asarray(steps, np.int64), total=np.asarray(totals, np.int64), time_ms=np.asarray(times, np.int64),
-            values=values, present=present, keys=keys, rank=self._rank, nonfinite=nonfinite,
+            values=values, present=present, keys=keys, used=used, rank=self._rank, nonfinite=nonfinite,
             events=anchored, header_updates=updates, problems=log.problems, problem_count=log.problem_count,
             other_lines=log.other_lines, other_examples=log.examples, lines=res.n,
         )
 
 
-    def _rank_new_keys(self, present: np.ndarray, keys: list[str], pos: np.ndarray, res, data: bytes | memoryview) -> None:
+    def _rank_new_keys(self, present: np.ndarray, used: list[int], keys: list[str], pos: np.ndarray, res,
+                       data: bytes | memoryview) -> None:
         """Give keys seen for the first time a rank: by first line, then by place in that line."""
-        used = np.flatnonzero(present.any(axis=1)).tolist()
         new = [j for j in used if keys[j] not in self._rank]
         if not new:
             return

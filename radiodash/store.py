@@ -288,16 +288,22 @@ class RunStore:
         present = chunk.present if whole else chunk.present[:, rows]
         values = chunk.values if whole else chunk.values[:, rows]
         first_target = int(target[0])
-        used = np.flatnonzero(present.any(axis=1)).tolist()
+        used = chunk.used if whole else np.flatnonzero(present.any(axis=1)).tolist()
         fresh = [j for j in used if chunk.keys[j] not in t.cols]
         # new columns in order of first appearance (row, then the file's key order): chunking-independent
         for j in sorted(fresh, key=lambda j: (int(np.argmax(present[j])), chunk.rank.get(chunk.keys[j], 0))):
             t.column(chunk.keys[j])
+        one_line_per_record = n_groups == rows.size  # no line merges into another (nor into the last record)
+        used_keys = {chunk.keys[j] for j in used}
         for key in t.cols:
-            t.cols[key][t.n: n_after] = np.nan  # the new rows' cells, before any line fills them
+            if not (one_line_per_record and key in used_keys):
+                t.cols[key][t.n: n_after] = np.nan  # the new rows' cells, before any line fills them
         for j in used:
             col = t.writable(chunk.keys[j], first_target)
-            _scan.scatter(col, target, values[j], present[j])  # in order: within a step the later line wins
+            if one_line_per_record:
+                col[t.n: n_after] = values[j]  # NaN where the line lacks the key: a plain copy
+            else:
+                _scan.scatter(col, target, values[j], present[j])  # in order: within a step the later line wins
         t.n = n_after
         if not is_train:
             return n_groups
@@ -306,11 +312,12 @@ class RunStore:
             if i < rows.size and rows[i] == r:
                 sg = int(seg[i])
                 self.nonfinite.append((int(step[i]), key, val, sg, self.segments[sg].file, int(chunk.line[r])))
-        for s in np.unique(seg).tolist():
-            sel = seg == s
-            sg = self.segments[s]
-            st = step[sel]
-            tm = chunk.time_ms[rows[sel]]
+        # seg is non-decreasing (a chunk only opens newer launches): one slice per launch
+        bounds = [0, *(np.flatnonzero(seg[1:] != seg[:-1]) + 1).tolist(), seg.size]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            sg = self.segments[int(seg[a])]
+            st = step[a:b]
+            tm = chunk.time_ms[rows[a:b]]
             if sg.first_step is None:
                 sg.first_step = int(st[0])
             sg.last_step = int(st[-1])
@@ -319,9 +326,11 @@ class RunStore:
                 if sg.first_ms == NAT:
                     sg.first_ms = int(stamped[0])
                 sg.last_ms = int(stamped[-1])
-            sg.total_steps = int(chunk.total[rows[sel]][-1])
-            sg.records += int(new[sel].sum())
-            sg.keys = sg.keys | {chunk.keys[j] for j in np.flatnonzero(present[:, sel].any(axis=1)).tolist()}
+            sg.total_steps = int(chunk.total[rows[b - 1]])
+            sg.records += int(new[a:b].sum())
+            seen = used_keys if b - a == seg.size else {chunk.keys[j] for j in np.flatnonzero(present[:, a:b].any(axis=1)).tolist()}
+            if not seen <= sg.keys:
+                sg.keys = sg.keys | seen
         return n_groups
 
     # ------------------------------------------------------------------ reading

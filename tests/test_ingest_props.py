@@ -123,3 +123,23 @@ def test_copytruncate_then_new_lines_equals_a_parse_of_the_file_as_it_is(tmp_pat
     run.refresh()
     assert_same_run(run.snapshot(), parse_files({name: log.read_bytes()}, folder=str(tmp_path)))
     assert any("truncated" in n for n in run.snapshot().notices)
+
+
+@given(written_runs(), st.integers(1, 3_000), st.integers(200, 20_000))
+def test_small_read_blocks_and_split_scans_give_the_one_shot_parse(case, block, parallel):
+    """Every block boundary falls inside some line: the partial line is re-read with the next block,
+    and blocks are scanned as two halves on two threads."""
+    from unittest import mock
+
+    from radiodash import _scan, tail
+
+    mode, files, writes = case
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(tail, "READ_BLOCK", block), \
+            mock.patch.object(_scan, "PARALLEL_BYTES", parallel):
+        folder = Path(tmp)
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        run = Run(_follow_path(folder, files))
+        run.refresh()
+        assert_same_run(run.snapshot(), parse_files(files, folder=str(folder)))
+        run.close()
