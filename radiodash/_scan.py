@@ -202,6 +202,18 @@ def _match_key(buf, ks, e, kid, key_bytes, key_len):
 
 
 @njit(cache=True, nogil=True)
+def _rest_of_line(buf, words, base, s, nbuf, kinds, ends, i, kind):
+    """Close line i, which starts at s, as `kind`; returns where the next line starts.
+
+    A line holding a CR (a tqdm redraw) is always SLOW: Python splits it.
+    """
+    e, has_cr = _line_end(buf, words, base, s, nbuf)
+    ends[i] = e
+    kinds[i] = SLOW if has_cr else kind
+    return e + 1
+
+
+@njit(cache=True, nogil=True)
 def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times, values, present,
          nf_line, nf_key, nf_code, nf_count,
          table_hash, table_id, key_bytes, key_len, nkeys, next_kid, pow10, insert, missed):
@@ -213,6 +225,9 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
     returns the offset where it stopped.
     `next_kid[k]` remembers which key followed key k last time (index max_keys: the
     first key of a line), so a key is usually recognised by one comparison, not a hash.
+    A step line is parsed in one pass that ends at its newline (every byte it accepts is
+    a digit, a key character or a separator, so neither a newline nor a CR can hide in
+    it); only other lines are searched for their end, eight bytes at a time.
     """
     nbuf = buf.size
     max_keys = values.shape[0]
@@ -223,78 +238,76 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
     q = line_start
     while q < nbuf and i < max_lines:
         s = q
-        e, has_cr = _line_end(buf, words, base, q, nbuf)
-        q = e + 1
         starts[i] = s
-        ends[i] = e
         times[i] = -1
-        if e == s:
+        if buf[s] == 10:
+            ends[i] = s
             kinds[i] = BLANK
+            q = s + 1
             i += 1
             continue
-        if has_cr:
-            kinds[i] = SLOW
-            i += 1
-            continue
-        t = _timestamp_ms(buf, s, e)
+        # a newline never matches a timestamp, a tag, a digit or a key character: the
+        # checks below stop at this line's end without knowing where it is
+        t = _timestamp_ms(buf, s, nbuf)
         p = s + 24 if t >= 0 else s
         times[i] = t
-        if _startswith(buf, p, e, _TRAIN):
+        if _startswith(buf, p, nbuf, _TRAIN):
             kind = TRAIN
             p += _TRAIN.size
-        elif _startswith(buf, p, e, _VAL):
+        elif _startswith(buf, p, nbuf, _VAL):
             kind = VAL
             p += _VAL.size
         else:
-            kinds[i] = OTHER
+            q = _rest_of_line(buf, words, base, s, nbuf, kinds, ends, i, OTHER)
             i += 1
             continue
-        kinds[i] = SLOW
         # step/total:
         st = 0
         nd = 0
-        while p < e and 48 <= buf[p] <= 57 and nd < 18:
+        while 48 <= buf[p] <= 57 and nd < 18:
             st = st * 10 + (buf[p] - 48)
             p += 1
             nd += 1
-        if nd == 0 or p >= e or buf[p] != 47:
+        if nd == 0 or buf[p] != 47:
+            q = _rest_of_line(buf, words, base, s, nbuf, kinds, ends, i, SLOW)
             i += 1
             continue
         p += 1
         tot = 0
         nd = 0
-        while p < e and 48 <= buf[p] <= 57 and nd < 18:
+        while 48 <= buf[p] <= 57 and nd < 18:
             tot = tot * 10 + (buf[p] - 48)
             p += 1
             nd += 1
-        if nd == 0 or p + 1 >= e or buf[p] != 58 or buf[p + 1] != 32:
+        if nd == 0 or buf[p] != 58 or buf[p + 1] != 32:
+            q = _rest_of_line(buf, words, base, s, nbuf, kinds, ends, i, SLOW)
             i += 1
             continue
         p += 2
         steps[i] = st
         totals[i] = tot
-        # pairs "key: value, "
+        # pairs "key: value, " up to the newline
         ok = True
         ended = True  # a real step line ends with ", "; one that does not may be cut
         prev = start_slot if line_first < 0 else start_slot + 1 + line_first
         this_first = -1
-        while p < e:
+        while buf[p] != 10:
             ended = False
             ks = p
             kid = next_kid[prev]
-            if kid >= 0 and _match_key(buf, ks, e, kid, key_bytes, key_len):
+            if kid >= 0 and _match_key(buf, ks, nbuf, kid, key_bytes, key_len):
                 p = ks + key_len[kid] + 2
             else:
                 h = np.uint64(14695981039346656037)
                 good = True
-                while p < e and buf[p] != 58 and buf[p] != 44:
+                while buf[p] != 58 and buf[p] != 44 and buf[p] != 10:
                     c = buf[p]
                     if not _key_char(c, p == ks):
                         good = False
                     h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
                     p += 1
                 ke = p
-                if not good or ke == ks or p + 1 >= e or buf[p] != 58 or buf[p + 1] != 32:
+                if not good or ke == ks or buf[p] != 58 or buf[p + 1] != 32:
                     ok = False
                     break
                 p += 2
@@ -315,27 +328,27 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
                 p += 1
             v = 0.0
             code = 0
-            if p + 2 < e and buf[p] == 110 and buf[p + 1] == 97 and buf[p + 2] == 110:  # nan
+            if buf[p] == 110 and buf[p + 1] == 97 and buf[p + 2] == 110:  # nan
                 v = np.nan
                 code = NF_NAN
                 p += 3
-            elif p + 2 < e and buf[p] == 105 and buf[p + 1] == 110 and buf[p + 2] == 102:  # inf
+            elif buf[p] == 105 and buf[p + 1] == 110 and buf[p + 2] == 102:  # inf
                 v = np.inf
                 code = NF_NINF if neg else NF_INF
                 p += 3
             else:
                 mant = 0
                 nd = 0
-                while p < e and 48 <= buf[p] <= 57:
+                while 48 <= buf[p] <= 57:
                     mant = mant * 10 + (buf[p] - 48)
                     p += 1
                     nd += 1
                     if nd > 15:
                         break
                 frac = 0
-                if p < e and buf[p] == 46 and nd <= 15:
+                if buf[p] == 46 and nd <= 15:
                     p += 1
-                    while p < e and 48 <= buf[p] <= 57:
+                    while 48 <= buf[p] <= 57:
                         mant = mant * 10 + (buf[p] - 48)
                         p += 1
                         nd += 1
@@ -352,8 +365,8 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
                     break
                 v = -v
             # separator ", " (the line's end is only valid right after one)
-            if p < e:
-                if p + 1 < e and buf[p] == 44 and buf[p + 1] == 32:
+            if buf[p] != 10:
+                if buf[p] == 44 and buf[p + 1] == 32:
                     p += 2
                     ended = True
                 else:
@@ -370,7 +383,11 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
                 nf_count[0] = c + 1
         if ok and ended:
             kinds[i] = kind
+            ends[i] = p
+            q = p + 1
             line_first = this_first
+        else:
+            q = _rest_of_line(buf, words, base, s, nbuf, kinds, ends, i, SLOW)
         i += 1
     return q
 

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from radiodash import _scan
-from radiodash.parse import Parser, parse_block_config, parse_dict_config, parse_step, step_pieces
+from radiodash.parse import Parser, StepLine, parse_block_config, parse_dict_config, parse_step, step_pieces
 from radiodash.store import RunStore
 from runcheck import assert_same_run
 
@@ -281,3 +281,41 @@ def test_parallel_halves_equal_sequential(monkeypatch):
     two = parse_text(text, chunks=[1, 4000])  # first chunk teaches keys; the rest is split in halves
     assert_same_run(one, two)
     assert "train/new_key" in two.raw
+
+
+@given(st.lists(st.tuples(step_line(), st.integers(0, 400), st.sampled_from(["", "\r", "\r\r", "x"])),
+                min_size=1, max_size=30), st.integers(0, 15))
+@example([("[Train Step] 1/2: x: 0.12000, lr: 0.00100, ", 31, "")], 0)  # the buffer ends inside a key
+@example([("2025-08-15 20:41:07,376 [Train Step] 1/2: x: 0.12000, ", 30, "")], 3)  # ... inside the tag
+def test_scanner_line_by_line_on_cut_and_redrawn_lines(items, shift):
+    """Each line cut anywhere (inside the timestamp, the tag, a key, a value) or holding a CR:
+    the scanner finds every line's bounds, and a line it accepts is exactly parse_step's record
+    (everything else is left to Python). It reads past a line's end only up to the next newline."""
+    lines = []
+    for line, cut, extra in items:
+        line = line[: cut] if cut < len(line) else line
+        if extra:
+            at = cut % (len(line) + 1)
+            line = line[:at] + extra + line[at:]
+        lines.append(line)
+    data = "".join(line + "\n" for line in lines).encode()
+    buf = np.frombuffer(b"#" * shift + data, np.uint8)[shift:]
+    keys = _scan.KeyTable()
+    res = _scan._scan_one(buf, keys)
+    assert res.n == len(lines)
+    q = 0
+    for i, line in enumerate(lines):
+        raw = line.encode()
+        assert (res.starts[i], res.ends[i]) == (q, q + len(raw))
+        q += len(raw) + 1
+        if res.kinds[i] in (_scan.TRAIN, _scan.VAL):
+            ref = parse_step(raw)
+            assert b"\r" not in raw and isinstance(ref, StepLine) and ref.problem is None, line
+            assert (res.steps[i], res.totals[i], res.times[i], res.kinds[i]) == (ref.step, ref.total, ref.time_ms, ref.kind)
+            names = keys.names()
+            got = {names[j]: res.values[j, i] for j in range(len(names)) if res.present[j, i]}
+            assert got.keys() == ref.values.keys()
+            for k, v in ref.values.items():
+                assert (math.isnan(v) and math.isnan(got[k])) or got[k] == v
+        elif b"\r" in raw:
+            assert res.kinds[i] == _scan.SLOW

@@ -39,7 +39,8 @@ class Server:
     def __init__(self, env: dict[str, str], app: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full = {k: v for k, v in os.environ.items() if not k.startswith("RADIODASH_")}
+        full = {k: v for k, v in os.environ.items()
+                if not k.startswith("RADIODASH_") and k not in ("NUMBA_BOUNDSCHECK", "NUMBA_CACHE_DIR")}
         full.update(env)
         self.log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
         cmd = [sys.executable, "-m", "streamlit", "run", str(app or REPO / "app.py"), "--server.headless", "true",
