@@ -222,7 +222,7 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
     values/present are (max_keys, n_lines): the value of key id k on line i. Lines the
     scanner does not fully understand get kind SLOW, and their row must be ignored:
     the Python parser decides what they are. Stops when the output arrays are full;
-    returns the offset where it stopped.
+    returns (the offset where it stopped, the number of lines scanned).
     `next_kid[k]` remembers which key followed key k last time (index max_keys: the
     first key of a line), so a key is usually recognised by one comparison, not a hash.
     A step line is parsed in one pass that ends at its newline (every byte it accepts is
@@ -389,7 +389,7 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
         else:
             q = _rest_of_line(buf, words, base, s, nbuf, kinds, ends, i, SLOW)
         i += 1
-    return q
+    return q, i
 
 
 @njit(cache=True, nogil=True)
@@ -466,7 +466,8 @@ class ScanResult:
         self.nf_count = np.zeros(1, np.int64)
         self.missed = np.zeros(1, np.int8)
 
-    def run(self, buf: np.ndarray, keys: "KeyTable", insert: bool = True, next_kid: np.ndarray | None = None) -> int:
+    def run(self, buf: np.ndarray, keys: "KeyTable", insert: bool = True,
+            next_kid: np.ndarray | None = None) -> tuple[int, int]:
         words, base = words_of(buf)
         return scan(buf, words, base, 0, self.kinds, self.starts, self.ends, self.steps, self.totals, self.times, self.values,
                     self.present, self.nf_line, self.nf_key, self.nf_code, self.nf_count,
@@ -548,7 +549,7 @@ def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np
     n = _estimate_lines(buf)
     while True:
         res = ScanResult(n, width, nf_cap)
-        stop = res.run(buf, keys, insert, next_kid)
+        stop, lines = res.run(buf, keys, insert, next_kid)
         if int(keys.nkeys[0]) > width:
             width = int(keys.nkeys[0]) + 8
         elif res.nf_count[0] > nf_cap:
@@ -556,7 +557,7 @@ def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np
         elif stop < buf.size:  # more lines than estimated: count them exactly (rare)
             n = int(np.count_nonzero(buf == 10))
         else:
-            return res.trim(int(np.flatnonzero(res.ends[:n] == stop - 1)[0]) + 1 if stop else 0)
+            return res.trim(lines)
 
 
 def scan_block(data: bytes | memoryview, keys: KeyTable) -> ScanResult:

@@ -338,37 +338,14 @@ class Parser:
                 self.keys.intern(k)
         keys = self.keys.names()
         width = len(keys)
-        m = fast.size + len(extra)
-        pos = np.concatenate([fast * _SUB, np.array([p for p, _ in extra], np.int64)])
-        order = np.argsort(pos, kind="stable")
-        if not extra and width <= res.values.shape[0]:
-            values = res.values[:width, fast] if fast.size < res.n else res.values[:width]
-            present = res.present[:width, fast] if fast.size < res.n else res.present[:width]
-        else:
-            values = np.full((width, m), np.nan)
-            present = np.zeros((width, m), bool)
-            w = min(width, res.values.shape[0])
-            values[:w, : fast.size] = res.values[:w, fast]
-            present[:w, : fast.size] = res.present[:w, fast]
-        kinds = np.concatenate([kind[fast], np.array([s.kind for _, s in extra], np.int8)])
-        steps = np.concatenate([res.steps[fast], np.array([s.step for _, s in extra], np.int64)])
-        totals = np.concatenate([res.totals[fast], np.array([s.total for _, s in extra], np.int64)])
-        times = np.concatenate([res.times[fast], np.array([s.time_ms for _, s in extra], np.int64)])
         nonfinite: list[tuple[int, str, str]] = []
-        for r, (_, st) in enumerate(extra, start=fast.size):
-            for k, v in st.values.items():
-                j = self.keys.id_of(k)
-                values[j, r] = v
-                present[j, r] = True
-                if not np.isfinite(v):
-                    nonfinite.append((r, k, "nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")))
-        if extra:
-            values, present = values[:, order], present[:, order]
-            kinds, steps, totals, times = kinds[order], steps[order], totals[order], times[order]
-            inverse = np.empty(m, np.int64)
-            inverse[order] = np.arange(m)
-            nonfinite = [(int(inverse[r]), k, v) for r, k, v in nonfinite]
-            pos = pos[order]
+        if not extra and width <= res.values.shape[0]:  # the common case: the scanner read every step line
+            take = slice(None) if fast.size == res.n else fast
+            values, present = res.values[:width, take], res.present[:width, take]
+            kinds, steps, totals, times = kind[take], res.steps[take], res.totals[take], res.times[take]
+            pos = fast * _SUB
+        else:
+            values, present, kinds, steps, totals, times, pos, nonfinite = self._merge_extra(res, fast, extra, width)
         # cells the scanner saw as nan/inf: its line index -> row
         for li, kid, code in res.nonfinite():
             r = int(np.searchsorted(pos, li * _SUB))
@@ -385,6 +362,36 @@ class Parser:
             other_lines=log.other_lines, other_examples=log.examples, lines=res.n,
         )
 
+
+    def _merge_extra(self, res: "_scan.ScanResult", fast: np.ndarray, extra: list[tuple[int, StepLine]], width: int):
+        """Step lines the scanner read and those Python read (`extra`), in line order."""
+        kind = res.kinds
+        m = fast.size + len(extra)
+        pos = np.concatenate([fast * _SUB, np.array([p for p, _ in extra], np.int64)])
+        order = np.argsort(pos, kind="stable")
+        values = np.full((width, m), np.nan)
+        present = np.zeros((width, m), bool)
+        w = min(width, res.values.shape[0])
+        values[:w, : fast.size] = res.values[:w, fast]
+        present[:w, : fast.size] = res.present[:w, fast]
+        kinds = np.concatenate([kind[fast], np.array([s.kind for _, s in extra], np.int8)])
+        steps = np.concatenate([res.steps[fast], np.array([s.step for _, s in extra], np.int64)])
+        totals = np.concatenate([res.totals[fast], np.array([s.total for _, s in extra], np.int64)])
+        times = np.concatenate([res.times[fast], np.array([s.time_ms for _, s in extra], np.int64)])
+        nonfinite: list[tuple[int, str, str]] = []
+        for r, (_, st) in enumerate(extra, start=fast.size):
+            for k, v in st.values.items():
+                j = self.keys.id_of(k)
+                values[j, r] = v
+                present[j, r] = True
+                if not np.isfinite(v):
+                    nonfinite.append((r, k, "nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")))
+        values, present = values[:, order], present[:, order]
+        kinds, steps, totals, times = kinds[order], steps[order], totals[order], times[order]
+        inverse = np.empty(m, np.int64)
+        inverse[order] = np.arange(m)
+        nonfinite = [(int(inverse[r]), k, v) for r, k, v in nonfinite]
+        return values, present, kinds, steps, totals, times, pos[order], nonfinite
 
     def _rank_new_keys(self, present: np.ndarray, used: list[int], keys: list[str], pos: np.ndarray, res,
                        data: bytes | memoryview) -> None:

@@ -212,8 +212,13 @@ class RunStore:
             added = 0
             m = chunk.step.size
             if m:
+                is_train = chunk.kind == TRAIN
+                all_train = bool(is_train.all())  # the usual chunk: no [Val Step] line
                 for kind, table in ((TRAIN, self.train), (VAL, self.val)):
-                    rows = np.flatnonzero(chunk.kind == kind)
+                    if all_train:
+                        rows = np.arange(m) if kind == TRAIN else np.zeros(0, np.int64)
+                    else:
+                        rows = np.flatnonzero(is_train if kind == TRAIN else chunk.kind == kind)
                     if rows.size:
                         n_new = self._append(table, chunk, rows, seg_of_row[rows], kind == TRAIN)
                         if kind == TRAIN:
@@ -272,7 +277,6 @@ class RunStore:
         # the chunk's first line may be the second line of the store's last record
         merge_first = t.n > 0 and t.step[t.n - 1] == step[0] and t.segment[t.n - 1] == seg[0]
         new[0] = not merge_first
-        target = t.n + np.cumsum(new) - 1  # before the first new row: t.n - 1, the last record
         n_groups = int(new.sum())
         n_after = t.n + n_groups
         if n_after > t.cap:
@@ -287,7 +291,7 @@ class RunStore:
         whole = rows.size == chunk.step.size
         present = chunk.present if whole else chunk.present[:, rows]
         values = chunk.values if whole else chunk.values[:, rows]
-        first_target = int(target[0])
+        first_target = t.n - 1 if merge_first else t.n
         used = chunk.used if whole else np.flatnonzero(present.any(axis=1)).tolist()
         fresh = [j for j in used if chunk.keys[j] not in t.cols]
         # new columns in order of first appearance (row, then the file's key order): chunking-independent
@@ -298,11 +302,14 @@ class RunStore:
         for key in t.cols:
             if not (one_line_per_record and key in used_keys):
                 t.cols[key][t.n: n_after] = np.nan  # the new rows' cells, before any line fills them
+        target = None
         for j in used:
             col = t.writable(chunk.keys[j], first_target)
             if one_line_per_record:
                 col[t.n: n_after] = values[j]  # NaN where the line lacks the key: a plain copy
             else:
+                if target is None:
+                    target = t.n + np.cumsum(new) - 1  # before the first new row: t.n - 1, the last record
                 _scan.scatter(col, target, values[j], present[j])  # in order: within a step the later line wins
         t.n = n_after
         if not is_train:
@@ -313,7 +320,7 @@ class RunStore:
                 sg = int(seg[i])
                 self.nonfinite.append((int(step[i]), key, val, sg, self.segments[sg].file, int(chunk.line[r])))
         # seg is non-decreasing (a chunk only opens newer launches): one slice per launch
-        bounds = [0, *(np.flatnonzero(seg[1:] != seg[:-1]) + 1).tolist(), seg.size]
+        bounds = [0, seg.size] if seg[0] == seg[-1] else [0, *(np.flatnonzero(seg[1:] != seg[:-1]) + 1).tolist(), seg.size]
         for a, b in zip(bounds[:-1], bounds[1:]):
             sg = self.segments[int(seg[a])]
             st = step[a:b]

@@ -26,7 +26,7 @@ log = logging.getLogger("radiodash.tail")
 MAX_LINE_BYTES = 1 << 20  # a longer line is skipped (a binary dump, a 50 MB tensor print…)
 READ_BLOCK = 8 << 20
 FINGERPRINT = 64  # bytes before the offset re-read each time: catches truncate-then-rewrite-longer
-LAUNCH_GLOB = "*_.log"
+LAUNCH_SUFFIX = "_.log"  # launch files are named <timestamp>_.log
 
 
 @dataclass
@@ -216,14 +216,18 @@ class LogSource:
         return os.path.isdir(self.path)
 
     def _discover(self) -> list[str]:
-        if not self.is_folder:
+        """The folder's launch files (`*_.log`), or failing those any *.log/*.out/*.txt: one readdir."""
+        try:
+            with os.scandir(self.path) as it:
+                names = sorted(e.name for e in it if not e.name.startswith(".") and e.is_file())
+        except NotADirectoryError:
             return [self.path]
-        folder = Path(self.path)
-        found = sorted(str(p) for p in folder.glob(LAUNCH_GLOB) if p.is_file())
+        except OSError:  # missing, or not readable right now
+            return [self.path] if not self.is_folder else []
+        found = [n for n in names if n.endswith(LAUNCH_SUFFIX)]
         if not found and not any(t.existed for t in self._tails.values()):
-            found = sorted(str(p) for p in (*folder.glob("*.log"), *folder.glob("*.out"), *folder.glob("*.txt"))
-                           if p.is_file())
-        return found
+            found = [n for n in names if n.endswith((".log", ".out", ".txt"))]
+        return [os.path.join(self.path, n) for n in found]
 
     @property
     def files(self) -> list[str]:
