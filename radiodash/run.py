@@ -39,9 +39,9 @@ class Run:
         """Read what was appended since the last call; return the number of new step records."""
         with self._lock:
             self.refreshes += 1
-            read = getattr(self.source, "iter_read", None) or self.source.read
             added = 0
-            for ev in read():
+            # each chunk is parsed and stored before the next is read: the source may reuse its buffer
+            for ev in self.source.iter_read(reuse=True):
                 if isinstance(ev, Notice):
                     if ev.kind in _RESET_KINDS and ev.file in self._parsers:
                         self._parsers[ev.file].reset()
@@ -58,12 +58,16 @@ class Run:
                     parser = self._parsers[ev.file] = Parser(ev.file)
                 parsed = parser.feed(ev.data, ev.first_line)
                 ev.counted = parsed.lines  # the source numbers the next lines without a second pass
-                self._presize(ev, parsed.step.size)
-                added += self.store.ingest(parsed, len(ev.data))
+                new = self.store.ingest(parsed, len(ev.data))
+                self._presize(ev, new)
+                added += new
             return added
 
     def _presize(self, chunk: Chunk, rows: int) -> None:
-        """On the first big chunk, reserve the table for the whole file (no regrowth copies)."""
+        """On the first big chunk, reserve the table for the whole file (no regrowth copies).
+
+        `rows`: the step records the chunk added (two lines make one under gradient accumulation).
+        """
         if self._sized or rows == 0:
             return
         self._sized = True

@@ -81,7 +81,7 @@ class FileTail:
         self.skipping = False
         self.tail_bytes = b""
 
-    def read(self) -> Iterator[Chunk | Notice]:
+    def read(self, reuse: "_Buffer | None" = None) -> Iterator[Chunk | Notice]:
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
@@ -112,7 +112,7 @@ class FileTail:
                              f"{self.name} was truncated at byte {self.offset:,}; reading it again from the start")
                 self._reset()
             self.ident = ident
-            yield from self._read_new(fd)
+            yield from self._read_new(fd, reuse)
         finally:
             os.close(fd)
 
@@ -122,53 +122,65 @@ class FileTail:
         n = len(self.tail_bytes)
         return os.pread(fd, n, self.offset - n) == self.tail_bytes
 
-    def _read_new(self, fd: int) -> Iterator[Chunk | Notice]:
+    def _read_new(self, fd: int, reuse: "_Buffer | None" = None) -> Iterator[Chunk | Notice]:
         while True:
-            # A pending partial line is read again together with the new bytes instead of being
-            # joined to them: a join copied every 8 MB block of a big log once more.
             keep = len(self.partial)
             start = self.offset - keep  # file offset of data[0]
-            data = os.pread(fd, READ_BLOCK + keep, start)
-            if len(data) <= keep:
+            buf = reuse.get() if reuse is not None and reuse.wanted else None
+            if buf is not None:  # into the caller's buffer: no fresh 8 MB of memory per block
+                buf[:keep] = self.partial
+                size = keep + os.preadv(fd, [memoryview(buf)[keep: keep + READ_BLOCK]], self.offset)
+                data: bytes | bytearray = buf
+            else:
+                # A pending partial line is read again with the new bytes instead of being joined
+                # to them: a join copied every block of a big log once more.
+                data = os.pread(fd, READ_BLOCK + keep, start)
+                if keep and not data.startswith(self.partial):  # rewritten in place under us: keep what we had
+                    data = self.partial + data[keep:]
+                size = len(data)
+            if size <= keep:
                 return
-            if keep and not data.startswith(self.partial):  # rewritten in place under us: keep what we had
-                data = self.partial + data[keep:]
-            fresh = len(data) - keep
+            if reuse is not None and size - keep == READ_BLOCK:
+                reuse.wanted = True  # a big read: the next blocks go into one reused buffer
+            fresh = size - keep
             self.offset += fresh
             self.bytes_read += fresh
-            self.tail_bytes = data[-FINGERPRINT:] if len(data) >= FINGERPRINT else (self.tail_bytes + data[keep:])[-FINGERPRINT:]
+            self.tail_bytes = (bytes(data[size - FINGERPRINT: size]) if size >= FINGERPRINT
+                               else (self.tail_bytes + bytes(data[keep:size]))[-FINGERPRINT:])
+            pos = 0
             if self.skipping:
-                nl = data.find(b"\n")
+                nl = data.find(b"\n", 0, size)
                 if nl < 0:
+                    self.partial = b""
                     continue
                 self.skipping = False
                 self.line += 1
                 yield Notice(self.path, "long_line", self.skip_start_line,
                              f"{self.name}:{self.skip_start_line}: a line longer than {MAX_LINE_BYTES:,} bytes "
                              "was skipped")
-                data = data[nl + 1:]
-                start += nl + 1
-            end = data.rfind(b"\n") + 1
-            self.partial = data[end:]
-            if end:
-                yield from self._emit(data, end, start)
+                pos = nl + 1
+            end = max(data.rfind(b"\n", pos, size) + 1, pos)
+            self.partial = bytes(data[end:size])
+            if end > pos:
+                yield from self._emit(data, pos, end, start)
             if len(self.partial) > MAX_LINE_BYTES:
                 self.skipping = True
                 self.skip_start_line = self.line
                 self.partial = b""
 
-    def _emit(self, data: bytes, end: int, offset: int) -> Iterator[Chunk | Notice]:
-        """Yield the complete lines data[:end], cutting out over-long ones (they arrived whole within one block).
+    def _emit(self, data: bytes | bytearray, pos: int, end: int, offset: int) -> Iterator[Chunk | Notice]:
+        """Yield the complete lines data[pos:end], cutting out over-long ones (they arrived whole within one block).
 
-        A chunk is `data` itself or a memoryview of part of it: never a copy of the block.
+        A chunk is `data` itself (bytes) or a memoryview of part of it: never a copy of the block.
+        `offset` is the file offset of data[0].
         """
         view = memoryview(data)
-        pos = 0
         line = self.line
         while pos < end:
             # fast path: no over-long line in the rest
             if end - pos <= MAX_LINE_BYTES or not _may_hold_long_line(data, pos, end):
-                chunk = Chunk(self.path, line, data if pos == 0 and end == len(data) else view[pos:end], offset + pos)
+                whole = pos == 0 and end == len(data) and isinstance(data, bytes)
+                chunk = Chunk(self.path, line, data if whole else view[pos:end], offset + pos)
                 yield chunk
                 line += chunk.counted if chunk.counted is not None else data.count(b"\n", pos, end)
                 break
@@ -191,6 +203,23 @@ class FileTail:
             line += n
             pos = cut
         self.line = line
+
+
+class _Buffer:
+    """One read buffer for a whole pass over big files (see `LogSource.iter_read(reuse=True)`).
+
+    Allocated only once a read fills a whole block: a live refresh of a few lines never holds it.
+    """
+
+    def __init__(self) -> None:
+        self.wanted = False
+        self._buf: bytearray | None = None
+
+    def get(self) -> bytearray:
+        size = READ_BLOCK + MAX_LINE_BYTES
+        if self._buf is None or len(self._buf) != size:
+            self._buf = bytearray(size)
+        return self._buf
 
 
 def _may_hold_long_line(data: bytes, pos: int, end: int) -> bool:
@@ -242,8 +271,14 @@ class LogSource:
     def bytes_read(self) -> int:
         return sum(t.bytes_read for t in self._tails.values())
 
-    def iter_read(self) -> Iterator[Chunk | Notice]:
-        """New complete lines of every file (launch order), block by block, with notices in between."""
+    def iter_read(self, reuse: bool = False) -> Iterator[Chunk | Notice]:
+        """New complete lines of every file (launch order), block by block, with notices in between.
+
+        `reuse=True`: for a caller that is done with each chunk before it asks for the next one
+        (the run's refresh): big reads then go into one buffer, overwritten block after block,
+        instead of 8 MB of fresh memory each. A chunk is then only valid until the next item.
+        """
+        buffer = _Buffer() if reuse else None
         with self._lock:
             self.reads += 1
             for f in self._discover():
@@ -255,7 +290,7 @@ class LogSource:
             for f in sorted(self._tails) if folder else [self.path]:
                 if folder and f == self.path:
                     continue
-                yield from self._tails.setdefault(f, FileTail(f)).read()
+                yield from self._tails.setdefault(f, FileTail(f)).read(buffer)
 
     def read(self) -> list[Chunk | Notice]:
         return list(self.iter_read())

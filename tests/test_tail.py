@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 import tracemalloc
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from radiodash.run import Run
 from radiodash.tail import MAX_LINE_BYTES, Follower, LogSource, Notice
@@ -192,3 +195,35 @@ def test_follower_survives_a_failing_callback_and_keeps_polling(tmp_path):
     finally:
         f.stop()
     assert not f.is_alive()
+
+
+@given(st.lists(st.one_of(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), st.integers(41, 400).map(lambda n: b"y" * n)),
+                min_size=1, max_size=30),
+       st.lists(st.integers(0, 10_000), max_size=6), st.integers(1, 120), st.integers(8, 60), st.booleans())
+@example([b"a", b"y" * 41, b"b"], [], 120, 40, True)  # one byte over the limit, inside one block
+def test_any_read_blocks_and_appends_give_every_line_once(lines, cuts, block, max_line, reuse):
+    """Lines up to max_line bytes arrive exactly once with their numbers; longer ones are one notice
+    each; whatever the block size, the append points and whether one read buffer is reused."""
+    from unittest import mock
+
+    from radiodash import tail
+
+    data = b"".join(ln + b"\n" for ln in lines)
+    bounds = [0, *sorted(c % (len(data) + 1) for c in cuts), len(data)]
+    got_lines: list[tuple[int, bytes]] = []
+    got_long: list[int] = []
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(tail, "READ_BLOCK", block), \
+            mock.patch.object(tail, "MAX_LINE_BYTES", max_line):
+        log = Path(tmp) / "train_.log"
+        src = LogSource(log)
+        for a, b in zip(bounds, bounds[1:]):
+            with open(log, "ab") as f:
+                f.write(data[a:b])
+            for ev in src.iter_read(reuse=reuse):
+                if isinstance(ev, Notice):
+                    assert ev.kind == "long_line"
+                    got_long.append(ev.line)
+                else:  # copied at once: with reuse, the bytes are only valid until the next item
+                    got_lines += list(enumerate(bytes(ev.data).split(b"\n")[:-1], start=ev.first_line))
+    assert got_lines == [(i, ln) for i, ln in enumerate(lines, start=1) if len(ln) <= max_line]
+    assert got_long == [i for i, ln in enumerate(lines, start=1) if len(ln) > max_line]
