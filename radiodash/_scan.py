@@ -492,34 +492,6 @@ class ScanResult:
             if self.kinds[li] in (TRAIN, VAL):
                 yield li, kid, code
 
-    @staticmethod
-    def concat(a: "ScanResult", b: "ScanResult", offset: int) -> "ScanResult":
-        """Results of two halves of one block; b's line offsets shift by `offset` bytes."""
-        out = ScanResult.__new__(ScanResult)
-        out.n = a.n + b.n
-        for name in ("kinds", "steps", "totals", "times"):
-            setattr(out, name, np.concatenate([getattr(a, name), getattr(b, name)]))
-        out.starts = np.concatenate([a.starts, b.starts + offset])
-        out.ends = np.concatenate([a.ends, b.ends + offset])
-        if a.values.shape[0] == b.values.shape[0]:
-            out.values = np.concatenate([a.values, b.values], axis=1)
-            out.present = np.concatenate([a.present, b.present], axis=1)
-        else:  # one half was rescanned with more keys
-            w = max(a.values.shape[0], b.values.shape[0])
-            out.values = np.full((w, out.n), np.nan)
-            out.present = np.zeros((w, out.n), np.bool_)
-            out.values[: a.values.shape[0], : a.n] = a.values
-            out.values[: b.values.shape[0], a.n:] = b.values
-            out.present[: a.values.shape[0], : a.n] = a.present
-            out.present[: b.values.shape[0], a.n:] = b.present
-        ca, cb = int(a.nf_count[0]), int(b.nf_count[0])
-        out.nf_line = np.concatenate([a.nf_line[:ca], b.nf_line[:cb] + a.n])
-        out.nf_key = np.concatenate([a.nf_key[:ca], b.nf_key[:cb]])
-        out.nf_code = np.concatenate([a.nf_code[:ca], b.nf_code[:cb]])
-        out.nf_count = np.array([ca + cb], np.int64)
-        out.missed = np.zeros(1, np.int8)
-        return out
-
 
 PARALLEL_BYTES = 1 << 20  # blocks larger than this are scanned as two halves on two threads
 _pool = None
@@ -543,6 +515,8 @@ def _estimate_lines(buf: np.ndarray) -> int:
 
 def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np.ndarray | None = None) -> ScanResult:
     """Scan all complete lines of buf; rescan when columns, lines or nan/inf room ran out."""
+    if buf.size and buf[-1] != 10:  # the scanner reads up to a newline without bounds checks
+        raise ValueError("the scanner takes complete lines: data must end with a newline")
     known = int(keys.nkeys[0])
     width = known + 2 if known else 16  # each spare row costs a NaN-filled row per line
     nf_cap = 64
@@ -561,19 +535,28 @@ def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np
 
 
 def scan_block(data: bytes | memoryview, keys: KeyTable) -> ScanResult:
-    """Scan complete lines (data ends with b"\n").
+    """Scan complete lines (data ends with b"\n") on this thread."""
+    return _scan_one(np.frombuffer(data, np.uint8), keys)
 
-    A large block is cut at a newline and its halves scanned at once on two threads
-    (the scanner releases the GIL). They may not add keys concurrently: if either
-    half met a key the table did not know, it is scanned again, alone.
+
+def _middle(buf: np.ndarray) -> int:
+    """Where to cut buf in two: after the first newline past its middle (0: nowhere)."""
+    nl, found, _ = _bytes_to_newline(buf, buf.size // 2, buf.size, False)
+    return nl + 1 if found and nl + 1 < buf.size else 0
+
+
+def scan_parts(data: bytes | memoryview, keys: KeyTable) -> list[tuple[int, int, ScanResult]]:
+    """Scan complete lines; returns (start, end, result) per part, in order.
+
+    A large block is cut at a newline and its two halves scanned at once on two threads
+    (the scanner releases the GIL). The halves stay separate results: the parser turns
+    each into its own chunk, so nothing is copied to join them. They may not add keys
+    concurrently: a half that met a key the table did not know is scanned again, alone.
     """
     buf = np.frombuffer(data, np.uint8)
-    if buf.size <= PARALLEL_BYTES or int(keys.nkeys[0]) == 0:
-        return _scan_one(buf, keys)
-    nl, found, _ = _bytes_to_newline(buf, buf.size // 2, buf.size, False)
-    mid = nl + 1
-    if not found or mid >= buf.size:
-        return _scan_one(buf, keys)
+    mid = _middle(buf) if buf.size > PARALLEL_BYTES and int(keys.nkeys[0]) else 0
+    if not mid:
+        return [(0, buf.size, _scan_one(buf, keys))]
     # the second thread predicts keys with its own table: no shared cache line written by both
     fut = _executor().submit(_scan_one, buf[mid:], keys, False, keys.next_kid.copy())
     a = _scan_one(buf[:mid], keys, False)
@@ -582,4 +565,4 @@ def scan_block(data: bytes | memoryview, keys: KeyTable) -> ScanResult:
         a = _scan_one(buf[:mid], keys)
     if b.missed[0]:
         b = _scan_one(buf[mid:], keys)
-    return ScanResult.concat(a, b, mid)
+    return [(0, mid, a), (mid, buf.size, b)]

@@ -242,6 +242,7 @@ class ParsedChunk:
     other_lines: int
     other_examples: list[str]
     lines: int
+    nbytes: int  # of the lines this chunk covers
 
 
 _SUB = 64  # a physical line can hold several messages (tqdm \r redraws): order key = line*_SUB + piece
@@ -267,7 +268,18 @@ class Parser:
 
     def feed(self, data: bytes | memoryview, first_line: int) -> ParsedChunk:
         """Parse `data` (complete lines) whose first line is line `first_line` of the file."""
-        res = _scan.scan_block(data, self.keys)
+        return self._feed_scanned(data, first_line, _scan.scan_block(data, self.keys))
+
+    def feed_parts(self, data: bytes | memoryview, first_line: int) -> list[ParsedChunk]:
+        """Like `feed`, but a big block is scanned as two halves on two threads: one chunk per half."""
+        view = memoryview(data)
+        out = []
+        for start, end, res in _scan.scan_parts(data, self.keys):
+            out.append(self._feed_scanned(view[start:end], first_line, res))
+            first_line += res.n
+        return out
+
+    def _feed_scanned(self, data: bytes | memoryview, first_line: int, res: "_scan.ScanResult") -> ParsedChunk:
         kind = res.kinds
         todo = np.flatnonzero((kind == _scan.OTHER) | (kind == _scan.SLOW))
         extra: list[tuple[int, StepLine]] = []
@@ -359,7 +371,7 @@ class Parser:
             step=np.asarray(steps, np.int64), total=np.asarray(totals, np.int64), time_ms=np.asarray(times, np.int64),
             values=values, present=present, keys=keys, used=used, rank=self._rank, nonfinite=nonfinite,
             events=anchored, header_updates=updates, problems=log.problems, problem_count=log.problem_count,
-            other_lines=log.other_lines, other_examples=log.examples, lines=res.n,
+            other_lines=log.other_lines, other_examples=log.examples, lines=res.n, nbytes=len(data),
         )
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 import pandas as pd
 
 from .model import Snapshot
-from .parse import Parser
+from .parse import ParsedChunk, Parser
 from .store import RunStore
 from .tail import Chunk, LogSource, Notice
 
@@ -56,17 +56,19 @@ class Run:
                 parser = self._parsers.get(ev.file)
                 if parser is None:
                     parser = self._parsers[ev.file] = Parser(ev.file)
-                parsed = parser.feed(ev.data, ev.first_line)
-                ev.counted = parsed.lines  # the source numbers the next lines without a second pass
-                new = self.store.ingest(parsed, len(ev.data))
-                self._presize(ev, new)
-                added += new
+                lines = 0
+                for parsed in parser.feed_parts(ev.data, ev.first_line):
+                    new = self.store.ingest(parsed, parsed.nbytes)
+                    self._presize(ev, parsed, new)
+                    added += new
+                    lines += parsed.lines
+                ev.counted = lines  # the source numbers the next lines without a second pass
             return added
 
-    def _presize(self, chunk: Chunk, rows: int) -> None:
+    def _presize(self, chunk: Chunk, parsed: ParsedChunk, rows: int) -> None:
         """On the first big chunk, reserve the table for the whole file (no regrowth copies).
 
-        `rows`: the step records the chunk added (two lines make one under gradient accumulation).
+        `rows`: the step records `parsed` added (two lines make one under gradient accumulation).
         """
         if self._sized or rows == 0:
             return
@@ -78,7 +80,7 @@ class Run:
             except OSError:
                 pass
         if total > 4 * len(chunk.data):
-            self.store.reserve(int(total / len(chunk.data) * rows * 1.05) + 1024)
+            self.store.reserve(int(total / parsed.nbytes * rows * 1.05) + 1024)
 
     def snapshot(self) -> Snapshot:
         return self.store.snapshot()

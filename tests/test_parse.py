@@ -24,8 +24,11 @@ DISC = ("2025-08-15 20:41:07,380 [Train Step] 35000/150000: train/disc_loss: 0.6
         "train/logits_fake: 0.02000, lr: 0.00000, ")
 
 
-def parse_text(text: bytes | str, chunks: list[int] | None = None, file: str = "run.log"):
-    """Parse text in one go, or cut at the given line counts; return the snapshot."""
+def parse_text(text: bytes | str, chunks: list[int] | None = None, file: str = "run.log", parts: bool = False):
+    """Parse text in one go, or cut at the given line counts; return the snapshot.
+
+    parts: as the run does, a big chunk scanned as two halves on two threads (`feed_parts`).
+    """
     data = text.encode() if isinstance(text, str) else text
     lines = data.split(b"\n")
     complete = lines[:-1]
@@ -33,7 +36,9 @@ def parse_text(text: bytes | str, chunks: list[int] | None = None, file: str = "
     cuts = [0] + sorted(set(c for c in (chunks or []) if 0 < c < len(complete))) + [len(complete)]
     for a, b in zip(cuts, cuts[1:]):
         if b > a:
-            store.ingest(parser.feed(b"".join(x + b"\n" for x in complete[a:b]), a + 1))
+            data = b"".join(x + b"\n" for x in complete[a:b])
+            for parsed in parser.feed_parts(data, a + 1) if parts else [parser.feed(data, a + 1)]:
+                store.ingest(parsed)
     return store.snapshot()
 
 
@@ -278,8 +283,13 @@ def test_parallel_halves_equal_sequential(monkeypatch):
     text = "\n".join(lines) + "\n"
     one = parse_text(text)
     monkeypatch.setattr(_scan, "PARALLEL_BYTES", 1000)
-    two = parse_text(text, chunks=[1, 4000])  # first chunk teaches keys; the rest is split in halves
+    two = parse_text(text, chunks=[1, 4000], parts=True)  # the first chunk teaches keys; the rest is split in halves
     assert_same_run(one, two)
+    raw = text.encode()
+    a, b = raw.index(b"\n", 2000) + 1, raw.index(b"\n", 9000) + 1
+    parser = Parser("run.log")
+    parser.feed(raw[:a], 1)
+    assert len(parser.feed_parts(raw[a:b], raw[:a].count(b"\n") + 1)) == 2  # really two halves
     assert "train/new_key" in two.raw
 
 
