@@ -393,14 +393,16 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
 
 
 @njit(cache=True, nogil=True)
-def scatter(col, target, values, present):
-    """col[target[i]] = values[i] where present[i], in order (a step's later line wins).
-
-    One pass with no temporaries: the store's merge of a block into a column.
+def scatter(col, target, new, values, present):
+    """Merge lines into records: col[target[i]] = values[i] where present[i], in order (a step's
+    later line wins); NaN where a record's first line (`new[i]`) lacks the key and no later line
+    has it. One pass with no temporaries: the store's merge of a block into a column.
     """
     for i in range(target.size):
         if present[i]:
             col[target[i]] = values[i]
+        elif new[i]:
+            col[target[i]] = np.nan
 
 
 class KeyTable:

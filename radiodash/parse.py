@@ -356,8 +356,10 @@ class Parser:
             values, present = res.values[:width, take], res.present[:width, take]
             kinds, steps, totals, times = kind[take], res.steps[take], res.totals[take], res.times[take]
             pos = fast * _SUB
+            line = fast + first_line
         else:
             values, present, kinds, steps, totals, times, pos, nonfinite = self._merge_extra(res, fast, extra, width)
+            line = pos // _SUB + first_line
         # cells the scanner saw as nan/inf: its line index -> row
         for li, kid, code in res.nonfinite():
             r = int(np.searchsorted(pos, li * _SUB))
@@ -367,7 +369,7 @@ class Parser:
         used = np.flatnonzero(present.any(axis=1)).tolist()
         self._rank_new_keys(present, used, keys, pos, res, data)
         return ParsedChunk(
-            file=self.file, kind=np.asarray(kinds, np.int8), line=pos // _SUB + first_line,
+            file=self.file, kind=np.asarray(kinds, np.int8), line=line,
             step=np.asarray(steps, np.int64), total=np.asarray(totals, np.int64), time_ms=np.asarray(times, np.int64),
             values=values, present=present, keys=keys, used=used, rank=self._rank, nonfinite=nonfinite,
             events=anchored, header_updates=updates, problems=log.problems, problem_count=log.problem_count,

@@ -300,8 +300,8 @@ class RunStore:
         one_line_per_record = n_groups == rows.size  # no line merges into another (nor into the last record)
         used_keys = {chunk.keys[j] for j in used}
         for key in t.cols:
-            if not (one_line_per_record and key in used_keys):
-                t.cols[key][t.n: n_after] = np.nan  # the new rows' cells, before any line fills them
+            if key not in used_keys:
+                t.cols[key][t.n: n_after] = np.nan  # no line of this chunk has the key
         target = None
         for j in used:
             col = t.writable(chunk.keys[j], first_target)
@@ -310,7 +310,7 @@ class RunStore:
             else:
                 if target is None:
                     target = t.n + np.cumsum(new) - 1  # before the first new row: t.n - 1, the last record
-                _scan.scatter(col, target, values[j], present[j])  # in order: within a step the later line wins
+                _scan.scatter(col, target, new, values[j], present[j])  # within a step the later line wins
         t.n = n_after
         if not is_train:
             return n_groups
