@@ -453,18 +453,17 @@ class ScanResult:
     """Per-line outputs of one scan (arrays of length n; values/present are key-major)."""
 
     def __init__(self, n: int, width: int, nf_cap: int = 64) -> None:
+        # uninitialised where the scanner writes every line's cell (kind, bounds, time) or only
+        # step lines' (step, total) and only step lines are read: a live refresh allocates these
+        # per chunk, so one block for the five int64 arrays
         self.n = n
-        self.kinds = np.zeros(n, np.int8)
-        self.starts = np.zeros(n, np.int64)
-        self.ends = np.zeros(n, np.int64)
-        self.steps = np.zeros(n, np.int64)
-        self.totals = np.zeros(n, np.int64)
-        self.times = np.full(n, -1, np.int64)
+        self.kinds = np.empty(n, np.int8)
+        self.starts, self.ends, self.steps, self.totals, self.times = np.empty((5, n), np.int64)
         self.values = np.full((width, n), np.nan)
         self.present = np.zeros((width, n), np.bool_)
-        self.nf_line = np.zeros(nf_cap, np.int64)
-        self.nf_key = np.zeros(nf_cap, np.int32)
-        self.nf_code = np.zeros(nf_cap, np.int8)
+        self.nf_line = np.empty(nf_cap, np.int64)
+        self.nf_key = np.empty(nf_cap, np.int32)
+        self.nf_code = np.empty(nf_cap, np.int8)
         self.nf_count = np.zeros(1, np.int64)
         self.missed = np.zeros(1, np.int8)
 

@@ -63,6 +63,8 @@ class _Table:
 
     def writable(self, key: str, first_row: int) -> np.ndarray:
         """The column, copied first if `first_row` is visible to a snapshot (copy-on-write)."""
+        if first_row >= self.published and key in self.cols:  # the usual case: new rows only
+            return self.cols[key]
         col = self.column(key)
         if first_row < self.published and key not in self._copied:
             col = self.cols[key] = col.copy()

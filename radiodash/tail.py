@@ -281,12 +281,12 @@ class LogSource:
         buffer = _Buffer() if reuse else None
         with self._lock:
             self.reads += 1
+            folder = self.is_folder
             for f in self._discover():
                 if f not in self._tails:
                     self._tails[f] = FileTail(f)
-                    if self.is_folder and self.reads > 1:
+                    if folder and self.reads > 1:
                         yield Notice(f, "new_file", None, f"new launch file {os.path.basename(f)}")
-            folder = self.is_folder
             for f in sorted(self._tails) if folder else [self.path]:
                 if folder and f == self.path:
                     continue
