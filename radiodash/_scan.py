@@ -154,7 +154,7 @@ def _line_end(buf, words, base, q, nbuf):
 
 def words_of(buf: np.ndarray) -> tuple[np.ndarray, int]:
     """buf's 8-byte-aligned middle viewed as uint64, and the byte offset where it starts."""
-    head = (-buf.ctypes.data) % 8
+    head = (-buf.__array_interface__["data"][0]) % 8  # (.ctypes costs microseconds per call)
     n = (buf.size - head) // 8 if buf.size > head else 0
     if n <= 0:
         return np.zeros(0, np.uint64), buf.size
@@ -242,7 +242,8 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
     values/present are (max_keys, n_lines): the value of key id k on line i. Lines the
     scanner does not fully understand get kind SLOW, and their row must be ignored:
     the Python parser decides what they are. Stops when the output arrays are full;
-    returns (the offset where it stopped, the number of lines scanned).
+    returns (the offset where it stopped, the number of lines scanned, how many of them are
+    step lines it read in full).
     `next_kid[k]` remembers which key followed key k last time (index max_keys: the
     first key of a line), so a key is usually recognised by one comparison, not a hash.
     A step line is parsed in one pass that ends at its newline (every byte it accepts is
@@ -254,6 +255,7 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
     max_lines = kinds.size
     start_slot = (next_kid.size - 1) // 2
     line_first = -1
+    accepted = 0  # step lines read in full
     ts_prev = -1  # start of the last line whose timestamp was parsed in full
     minute_ms = 0  # ... and the start of its minute
     i = 0
@@ -415,10 +417,11 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
             ends[i] = p
             q = p + 1
             line_first = this_first
+            accepted += 1
         else:
             q = _rest_of_line(buf, words, base, s, nbuf, kinds, ends, i, SLOW)
         i += 1
-    return q, i
+    return q, i, accepted
 
 
 @njit(cache=True, nogil=True)
@@ -495,9 +498,10 @@ class ScanResult:
         self.nf_code = np.empty(nf_cap, np.int8)
         self.nf_count = np.zeros(1, np.int64)
         self.missed = np.zeros(1, np.int8)
+        self.steps_read = 0  # lines of kind TRAIN or VAL: when it is n, Python has no line to look at
 
     def run(self, buf: np.ndarray, keys: "KeyTable", insert: bool = True,
-            next_kid: np.ndarray | None = None) -> tuple[int, int]:
+            next_kid: np.ndarray | None = None) -> tuple[int, int, int]:
         words, base = words_of(buf)
         return scan(buf, words, base, 0, self.kinds, self.starts, self.ends, self.steps, self.totals, self.times, self.values,
                     self.present, self.nf_line, self.nf_key, self.nf_code, self.nf_count,
@@ -553,7 +557,7 @@ def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np
     n = _estimate_lines(buf)
     while True:
         res = ScanResult(n, width, nf_cap)
-        stop, lines = res.run(buf, keys, insert, next_kid)
+        stop, lines, res.steps_read = res.run(buf, keys, insert, next_kid)
         if int(keys.nkeys[0]) > width:
             width = int(keys.nkeys[0]) + 8
         elif res.nf_count[0] > nf_cap:

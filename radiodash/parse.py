@@ -281,13 +281,13 @@ class Parser:
 
     def _feed_scanned(self, data: bytes | memoryview, first_line: int, res: "_scan.ScanResult") -> ParsedChunk:
         kind = res.kinds
-        todo = np.flatnonzero((kind == _scan.OTHER) | (kind == _scan.SLOW))
+        todo = () if res.steps_read == res.n else np.flatnonzero((kind == _scan.OTHER) | (kind == _scan.SLOW)).tolist()
         extra: list[tuple[int, StepLine]] = []
         events: list[tuple[int, Header | Marker]] = []
         updates: list[Header] = []
         log = _ChunkLog(self.file)
         block, block_last, carried = self._block, -1, self._block is not None
-        for i in todo.tolist():
+        for i in todo:
             lineno = first_line + i
             raw = bytes(data[res.starts[i]:res.ends[i]])
             if block is not None:
@@ -344,7 +344,7 @@ class Parser:
     def _assemble(self, res: "_scan.ScanResult", data: bytes | memoryview, first_line: int, extra: list[tuple[int, StepLine]],
                   events: list[tuple[int, Header | Marker]], updates: list[Header], log: "_ChunkLog") -> ParsedChunk:
         kind = res.kinds
-        fast = np.flatnonzero((kind == TRAIN) | (kind == VAL))
+        fast = np.arange(res.n) if res.steps_read == res.n else np.flatnonzero((kind == TRAIN) | (kind == VAL))
         for _, st in extra:
             for k in st.values:
                 self.keys.intern(k)
