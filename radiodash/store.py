@@ -218,13 +218,16 @@ class RunStore:
                 all_train = bool(is_train.all())  # the usual chunk: no [Val Step] line
                 for kind, table in ((TRAIN, self.train), (VAL, self.val)):
                     if all_train:
-                        rows = np.arange(m) if kind == TRAIN else np.zeros(0, np.int64)
+                        if kind == VAL:
+                            continue
+                        rows: np.ndarray | slice = slice(None)  # views, not copies, below
                     else:
                         rows = np.flatnonzero(is_train if kind == TRAIN else chunk.kind == kind)
-                    if rows.size:
-                        n_new = self._append(table, chunk, rows, seg_of_row[rows], kind == TRAIN)
-                        if kind == TRAIN:
-                            added = n_new
+                        if not rows.size:
+                            continue
+                    n_new = self._append(table, chunk, rows, seg_of_row[rows], kind == TRAIN)
+                    if kind == TRAIN:
+                        added = n_new
             self.version += 1
             return added
 
@@ -271,42 +274,52 @@ class RunStore:
         self._current[file] = seg.index
         return seg.index
 
-    def _append(self, t: _Table, chunk: ParsedChunk, rows: np.ndarray, seg: np.ndarray, is_train: bool) -> int:
-        """Merge consecutive lines of one step (gradient accumulation) and append the records."""
+    def _append(self, t: _Table, chunk: ParsedChunk, rows: np.ndarray | slice, seg: np.ndarray, is_train: bool) -> int:
+        """Merge consecutive lines of one step (gradient accumulation) and append the records.
+
+        `rows`: the chunk's rows of this table, or slice(None) for all of them (the usual case,
+        which then costs views instead of copies).
+        """
         step = chunk.step[rows]
-        new = np.ones(rows.size, bool)
+        m = step.size
+        new = np.ones(m, bool)
         new[1:] = (step[1:] != step[:-1]) | (seg[1:] != seg[:-1])
         # the chunk's first line may be the second line of the store's last record
         merge_first = t.n > 0 and t.step[t.n - 1] == step[0] and t.segment[t.n - 1] == seg[0]
         new[0] = not merge_first
         n_groups = int(new.sum())
+        one_line_per_record = n_groups == m  # no line merges into another (nor into the last record)
         n_after = t.n + n_groups
         if n_after > t.cap:
             t.reserve(max(n_after, int(t.cap * 1.5) + 1024))
-        firsts = rows[new]  # a record's step, time and line are its first line's
+        # a record's step, time and line are its first line's
+        firsts = rows if one_line_per_record else np.flatnonzero(new) if isinstance(rows, slice) else rows[new]
         idx = slice(t.n, n_after)
         t.step[idx] = chunk.step[firsts]
         times = chunk.time_ms[firsts]
-        t.time[idx] = np.where(times < 0, NAT, times)
-        t.segment[idx] = seg[new]
+        t.time[idx] = times
+        if times.size and times.min() < 0:
+            t.time[idx][times < 0] = NAT
+        t.segment[idx] = seg if one_line_per_record else seg[new]
         t.line[idx] = chunk.line[firsts]
-        whole = rows.size == chunk.step.size
-        present = chunk.present if whole else chunk.present[:, rows]
-        values = chunk.values if whole else chunk.values[:, rows]
+        present = chunk.present[:, rows]
+        values = chunk.values[:, rows]
         first_target = t.n - 1 if merge_first else t.n
-        used = chunk.used if whole else np.flatnonzero(present.any(axis=1)).tolist()
-        fresh = [j for j in used if chunk.keys[j] not in t.cols]
+        used = chunk.used if isinstance(rows, slice) else np.flatnonzero(present.any(axis=1)).tolist()
+        keys = chunk.keys
+        cols = t.cols
+        fresh = [j for j in used if keys[j] not in cols]
         # new columns in order of first appearance (row, then the file's key order): chunking-independent
-        for j in sorted(fresh, key=lambda j: (int(np.argmax(present[j])), chunk.rank.get(chunk.keys[j], 0))):
-            t.column(chunk.keys[j])
-        one_line_per_record = n_groups == rows.size  # no line merges into another (nor into the last record)
-        used_keys = {chunk.keys[j] for j in used}
-        for key in t.cols:
-            if key not in used_keys:
-                t.cols[key][t.n: n_after] = np.nan  # no line of this chunk has the key
+        for j in sorted(fresh, key=lambda j: (int(np.argmax(present[j])), chunk.rank.get(keys[j], 0))):
+            t.column(keys[j])
+        used_keys = {keys[j] for j in used}
+        if len(used_keys) < len(cols):
+            for key, col in cols.items():
+                if key not in used_keys:
+                    col[t.n: n_after] = np.nan  # no line of this chunk has the key
         target = None
         for j in used:
-            col = t.writable(chunk.keys[j], first_target)
+            col = t.writable(keys[j], first_target)
             if one_line_per_record:
                 col[t.n: n_after] = values[j]  # NaN where the line lacks the key: a plain copy
             else:
@@ -316,28 +329,29 @@ class RunStore:
         t.n = n_after
         if not is_train:
             return n_groups
+        row_ids = np.arange(chunk.step.size)[rows]
         for r, key, val in chunk.nonfinite:
-            i = int(np.searchsorted(rows, r))
-            if i < rows.size and rows[i] == r:
+            i = int(np.searchsorted(row_ids, r))
+            if i < m and row_ids[i] == r:
                 sg = int(seg[i])
                 self.nonfinite.append((int(step[i]), key, val, sg, self.segments[sg].file, int(chunk.line[r])))
         # seg is non-decreasing (a chunk only opens newer launches): one slice per launch
-        bounds = [0, seg.size] if seg[0] == seg[-1] else [0, *(np.flatnonzero(seg[1:] != seg[:-1]) + 1).tolist(), seg.size]
+        bounds = [0, m] if seg[0] == seg[-1] else [0, *(np.flatnonzero(seg[1:] != seg[:-1]) + 1).tolist(), m]
+        time_ms, total = chunk.time_ms[rows], chunk.total[rows]
         for a, b in zip(bounds[:-1], bounds[1:]):
             sg = self.segments[int(seg[a])]
-            st = step[a:b]
-            tm = chunk.time_ms[rows[a:b]]
             if sg.first_step is None:
-                sg.first_step = int(st[0])
-            sg.last_step = int(st[-1])
+                sg.first_step = int(step[a])
+            sg.last_step = int(step[b - 1])
+            tm = time_ms[a:b]
             stamped = tm[tm >= 0]
             if stamped.size:
                 if sg.first_ms == NAT:
                     sg.first_ms = int(stamped[0])
                 sg.last_ms = int(stamped[-1])
-            sg.total_steps = int(chunk.total[rows[b - 1]])
-            sg.records += int(new[a:b].sum())
-            seen = used_keys if b - a == seg.size else {chunk.keys[j] for j in np.flatnonzero(present[:, a:b].any(axis=1)).tolist()}
+            sg.total_steps = int(total[b - 1])
+            sg.records += (b - a) if one_line_per_record else int(new[a:b].sum())
+            seen = used_keys if b - a == m else {keys[j] for j in np.flatnonzero(present[:, a:b].any(axis=1)).tolist()}
             if not seen <= sg.keys:
                 sg.keys = sg.keys | seen
         return n_groups
