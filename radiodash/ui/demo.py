@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +24,10 @@ class Demo:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="radiodash-demo", daemon=True)
         self.thread.start()
+        # the first page lists the runs under the root: let the writer create its launch file first
+        deadline = time.monotonic() + 3.0
+        while not any(self.first.glob("*_.log")) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def _loop(self) -> None:
         n = 1
