@@ -376,7 +376,6 @@ class Parser:
             other_lines=log.other_lines, other_examples=log.examples, lines=res.n, nbytes=len(data),
         )
 
-
     def _merge_extra(self, res: "_scan.ScanResult", fast: np.ndarray, extra: list[tuple[int, StepLine]], width: int):
         """Step lines the scanner read and those Python read (`extra`), in line order."""
         kind = res.kinds

@@ -112,7 +112,7 @@ class FileTail:
                              f"{self.name} was truncated at byte {self.offset:,}; reading it again from the start")
                 self._reset()
             self.ident = ident
-            yield from self._read_new(fd, reuse)
+            yield from self._read_new(fd, reuse, st.st_size)
         finally:
             os.close(fd)
 
@@ -122,19 +122,25 @@ class FileTail:
         n = len(self.tail_bytes)
         return os.pread(fd, n, self.offset - n) == self.tail_bytes
 
-    def _read_new(self, fd: int, reuse: "_Buffer | None" = None) -> Iterator[Chunk | Notice]:
-        while True:
+    def _read_new(self, fd: int, reuse: "_Buffer | None", file_size: int) -> Iterator[Chunk | Notice]:
+        """Read up to `file_size` (fstat's, just before): what is appended meanwhile waits for the next call.
+
+        Reads are sized by what is there, never a blind 8 MB: a fresh 8 MB allocation per live
+        refresh costs more than the read itself.
+        """
+        while self.offset < file_size:
+            want = min(READ_BLOCK, file_size - self.offset)
             keep = len(self.partial)
             start = self.offset - keep  # file offset of data[0]
             buf = reuse.get() if reuse is not None and reuse.wanted else None
             if buf is not None:  # into the caller's buffer: no fresh 8 MB of memory per block
                 buf[:keep] = self.partial
-                size = keep + os.preadv(fd, [memoryview(buf)[keep: keep + READ_BLOCK]], self.offset)
+                size = keep + os.preadv(fd, [memoryview(buf)[keep: keep + want]], self.offset)
                 data: bytes | bytearray = buf
             else:
                 # A pending partial line is read again with the new bytes instead of being joined
                 # to them: a join copied every block of a big log once more.
-                data = os.pread(fd, READ_BLOCK + keep, start)
+                data = os.pread(fd, want + keep, start)
                 if keep and not data.startswith(self.partial):  # rewritten in place under us: keep what we had
                     data = self.partial + data[keep:]
                 size = len(data)
