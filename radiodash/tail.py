@@ -25,6 +25,7 @@ log = logging.getLogger("radiodash.tail")
 
 MAX_LINE_BYTES = 1 << 20  # a longer line is skipped (a binary dump, a 50 MB tensor print…)
 READ_BLOCK = 8 << 20
+PROBE_BYTES = 64 << 10  # a read past the size fstat gave: is there more after all?
 FINGERPRINT = 64  # bytes before the offset re-read each time: catches truncate-then-rewrite-longer
 LAUNCH_SUFFIX = "_.log"  # launch files are named <timestamp>_.log
 
@@ -123,13 +124,14 @@ class FileTail:
         return os.pread(fd, n, self.offset - n) == self.tail_bytes
 
     def _read_new(self, fd: int, reuse: "_Buffer | None", file_size: int) -> Iterator[Chunk | Notice]:
-        """Read up to `file_size` (fstat's, just before): what is appended meanwhile waits for the next call.
+        """Read to the end of the file, in reads sized by `file_size` (fstat's, just before).
 
-        Reads are sized by what is there, never a blind 8 MB: a fresh 8 MB allocation per live
-        refresh costs more than the read itself.
+        Never a blind 8 MB read: a fresh 8 MB allocation per live refresh costs more than the
+        read itself. Past `file_size`, small probe reads go on until one comes back empty (a
+        size can be stale or meaningless: procfs, some network filesystems).
         """
-        while self.offset < file_size:
-            want = min(READ_BLOCK, file_size - self.offset)
+        while True:
+            want = min(READ_BLOCK, file_size - self.offset) if self.offset < file_size else PROBE_BYTES
             keep = len(self.partial)
             start = self.offset - keep  # file offset of data[0]
             buf = reuse.get() if reuse is not None and reuse.wanted else None

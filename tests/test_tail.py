@@ -227,3 +227,12 @@ def test_any_read_blocks_and_appends_give_every_line_once(lines, cuts, block, ma
                     got_lines += list(enumerate(bytes(ev.data).split(b"\n")[:-1], start=ev.first_line))
     assert got_lines == [(i, ln) for i, ln in enumerate(lines, start=1) if len(ln) <= max_line]
     assert got_long == [i for i, ln in enumerate(lines, start=1) if len(ln) > max_line]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs procfs")
+def test_a_file_whose_size_says_empty_is_still_read():
+    """procfs (like a stale size on a network filesystem) reports 0 bytes: reads go on past the size."""
+    from radiodash.tail import FileTail
+
+    chunks = [ev for ev in FileTail("/proc/self/status").read() if not isinstance(ev, Notice)]
+    assert chunks and bytes(chunks[0].data).startswith(b"Name:")
