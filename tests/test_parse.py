@@ -67,6 +67,18 @@ def test_gradient_accumulation_two_lines_one_record():
     assert f["time"].iloc[0] == pd.Timestamp("2025-08-15 20:41:07.376")
 
 
+@pytest.mark.parametrize("cut", [None, [2], [3]])
+def test_a_key_on_both_lines_of_a_step_takes_the_later_value(cut):
+    """Both lines of one step carry `lr` (equal in real logs); if they differ the later line wins,
+    whether or not the two lines arrive in one chunk."""
+    lines = ["[Train Step] 10/100: x: 1.00000, lr: 0.10000, ", "[Train Step] 10/100: y: 5.00000, lr: 0.20000, ",
+             "[Train Step] 20/100: x: 3.00000, lr: 0.30000, ", "[Train Step] 20/100: x: 4.00000, "]
+    f = parse_text("\n".join(lines) + "\n", chunks=cut).frame
+    assert f["step"].tolist() == [10, 20]
+    assert f["lr"].tolist() == [0.2, 0.3] and f["x"].tolist() == [1.0, 4.0]
+    assert f["y"].iloc[0] == 5.0 and np.isnan(f["y"].iloc[1])
+
+
 def test_merge_across_chunks_and_consistent_snapshots():
     parser, store = Parser("a.log"), RunStore("a", "a")
     store.ingest(parser.feed((CFG + "\n" + GEN + "\n").encode(), 1))
