@@ -116,6 +116,17 @@ def test_alerts_that_must_not_fire(tmp_path):
                            "decomposition_mismatch", "non_finite_loss", "loss_spike", "stalled"}
 
 
+def test_d_weight_at_clamp_before_the_discriminator_is_on_is_information(tmp_path):
+    _, a = analysis_of(tmp_path, config_line() + step_lines(ROWS[:4]))  # steps 0-300: disc_factor 0 throughout
+    (clamp,) = [x for x in a.alerts if x.code == "d_weight_at_clamp"]
+    assert clamp.severity == "info" and clamp.detail["share_at_clamp"] == 1.0
+    assert clamp.detail["discriminator_on"] is False
+    assert "not on yet" in clamp.message and "step 301 (disc_start)" in clamp.message
+    _, a = analysis_of(tmp_path, config_line() + step_lines())  # on from step 400: a warning
+    (clamp,) = [x for x in a.alerts if x.code == "d_weight_at_clamp"]
+    assert clamp.severity == "warning" and clamp.detail["discriminator_on"] is True
+
+
 def test_decomposition_mismatch_fires_when_the_log_does_not_add_up(tmp_path):
     _, a = analysis_of(tmp_path, config_line() + step_lines(total_offset=3.0))
     assert "decomposition_mismatch" in codes(a)

@@ -45,11 +45,23 @@ def d_weight_at_clamp(frame: pd.DataFrame, config: dict[str, Any] | None) -> lis
     share = float((np.abs(v - clamp) <= 1e-5 * max(1.0, clamp)).mean())
     if share <= 0.5:
         return []
+    head = f"d_weight equals its clamp ceiling 1e4 × disc_weight = {clamp:,.0f} on {share:.1%} of records"
+    f = col(frame, "disc_factor")
+    factor = frame[f].to_numpy(float) if f is not None else np.zeros(0)
+    factor = factor[np.isfinite(factor)]
+    if factor.size and not (factor > 0).any():
+        # d_weight multiplies disc_factor·g_loss: while the discriminator is off it changes nothing yet
+        start = number(cfg(config, "model", "lossconfig", "disc_start"))
+        when = f" at step {start:,.0f} (disc_start)" if start else ""
+        return [Alert("d_weight_at_clamp", "info",
+                      f"{head}, but the discriminator is not on yet (disc_factor is 0 on every record in view), so "
+                      f"d_weight has no effect on the loss so far. It starts to count when disc_factor turns 1{when}; "
+                      "if it still sits at the ceiling then, the adaptive balance ‖∇nll‖ / ‖∇g_loss‖ is not working.",
+                      None, {"clamp": clamp, "share_at_clamp": share, "discriminator_on": False})]
     return [Alert("d_weight_at_clamp", "warning",
-                  f"d_weight equals its clamp ceiling 1e4 × disc_weight = {clamp:,.0f} on {share:.1%} of records: "
-                  "the adaptive weight ‖∇nll‖ / ‖∇g_loss‖ is saturated, so the adversarial term is not balanced "
-                  "adaptively. Check the gradient norms or lower disc_weight.", None,
-                  {"clamp": clamp, "share_at_clamp": share})]
+                  f"{head}: the adaptive weight ‖∇nll‖ / ‖∇g_loss‖ is saturated, so the adversarial term is not "
+                  "balanced adaptively. Check the gradient norms or lower disc_weight.", None,
+                  {"clamp": clamp, "share_at_clamp": share, "discriminator_on": True})]
 
 
 def discriminator_never_updated(frame: pd.DataFrame, config: dict[str, Any] | None,
