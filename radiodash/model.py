@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 #: Columns every step table starts with; metric columns follow, named as in the log.
@@ -75,6 +76,10 @@ class Snapshot:
     bytes_read: int
     last_data_wall: float | None  # time.time() when new bytes last arrived (for "last line N s ago")
     files: tuple[str, ...] = field(default=())
+    # the log line (1-based, in its file) of each row's first line: `lines` for `frame`, `raw_lines`
+    # for `raw`. Not in DataFrame.attrs: pandas deep-copies attrs on every column access.
+    lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    raw_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def metrics(self) -> list[str]:

@@ -365,8 +365,9 @@ class RunStore:
                 return self._snap
             segments = tuple(self._freeze(s) for s in self.segments)
             files = [s.file for s in self.segments] or [""]
-            raw = self._frame(self.train.frame_columns(), files)
-            frame = _stitch(raw, segments)
+            cols = self.train.frame_columns()
+            raw = self._frame(cols, files)
+            frame, kept = _stitch(raw, segments)
             val = self._frame(self.val.frame_columns(), files)
             nonfinite = pd.DataFrame(self.nonfinite, columns=["step", "metric", "value", "segment", "file", "line"])
             snap = Snapshot(
@@ -375,7 +376,8 @@ class RunStore:
                 problem_count=self.problem_count, other_lines=self.other_lines,
                 other_examples=tuple(self.other_examples), notices=tuple(self.notices),
                 lines_read=self.lines_read, bytes_read=self.bytes_read, last_data_wall=self.last_data_wall,
-                files=tuple(self.files),
+                files=tuple(self.files), raw_lines=cols["line"],
+                lines=cols["line"] if kept is None else cols["line"][kept],
             )
             self._snap = snap
             return snap
@@ -391,9 +393,7 @@ class RunStore:
         for k, v in cols.items():
             if k not in ("step", "time", "segment", "line"):
                 data[k] = v
-        df = pd.DataFrame(data, copy=False)
-        df.attrs["line"] = cols["line"]
-        return df
+        return pd.DataFrame(data, copy=False)
 
     def _freeze(self, s: _Seg) -> Segment:
         cfg = s.config
@@ -419,11 +419,14 @@ def _ts(ms: int) -> pd.Timestamp | None:
     return None if ms == NAT else pd.Timestamp(ms, unit="ms")
 
 
-def _stitch(raw: pd.DataFrame, segments: tuple[Segment, ...]) -> pd.DataFrame:
-    """One row per step: a later launch replaces every earlier row from its first step on."""
+def _stitch(raw: pd.DataFrame, segments: tuple[Segment, ...]) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """One row per step: a later launch replaces every earlier row from its first step on.
+
+    Returns the table and the raw rows it kept (None: all of them, in order).
+    """
     step = raw["step"].to_numpy()
     if step.size < 2 or bool((np.diff(step) > 0).all()):
-        return raw
+        return raw, None
     seg = raw["segment"].to_numpy()
     # cutoff[i] = smallest first step of any later launch
     firsts = np.array([s.first_step if s.first_step is not None else np.iinfo(np.int64).max for s in segments] + [np.iinfo(np.int64).max], np.int64)
@@ -436,8 +439,6 @@ def _stitch(raw: pd.DataFrame, segments: tuple[Segment, ...]) -> pd.DataFrame:
         ss = s[order]
         last = np.r_[ss[1:] != ss[:-1], True]  # repeated step in one launch: the later line wins
         idx = idx[order[last]]
-    out = raw.iloc[idx].reset_index(drop=True)
-    out.attrs["line"] = raw.attrs["line"][idx]
-    return out
+    return raw.iloc[idx].reset_index(drop=True), idx
 
 

@@ -345,3 +345,16 @@ def test_scanner_line_by_line_on_cut_and_redrawn_lines(items, shift):
                 assert (math.isnan(v) and math.isnan(got[k])) or got[k] == v
         elif b"\r" in raw:
             assert res.kinds[i] == _scan.SLOW
+
+
+def test_every_row_knows_its_log_line_and_frames_carry_no_attrs():
+    """`lines`/`raw_lines` give each row's first log line (a resume's rows from the later launch);
+    nothing rides in DataFrame.attrs, which pandas deep-copies on every column access."""
+    cfg = CFG.replace("'resume_milestone': 0", "'resume_milestone': 1")
+    text = "\n".join([CFG, GEN.replace("35000/", "100/"), GEN.replace("35000/", "200/"), GEN.replace("35000/", "300/"),
+                      cfg, GEN.replace("35000/", "200/"), DISC.replace("35000/", "200/"), GEN.replace("35000/", "300/")]) + "\n"
+    snap = parse_text(text)
+    assert snap.frame["step"].tolist() == [100, 200, 300]
+    assert snap.lines.tolist() == [2, 6, 8]  # step 100 from the first launch; 200 and 300 from the resume
+    assert snap.raw_lines.tolist() == [2, 3, 4, 6, 8]
+    assert not snap.frame.attrs and not snap.raw.attrs
