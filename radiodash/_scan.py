@@ -425,35 +425,16 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
 
 
 @njit(cache=True, nogil=True)
-def merge_records(values, present, new):
-    """Lines → records for every key at once (the two lines of a step under gradient accumulation).
-
-    values/present: (keys, lines); new[i]: line i opens a record. Returns `merged` (keys,
-    records): per record and key the value of its last line that has the key, NaN when none
-    has it; and for the lines before the first new one — they continue the store's last
-    record — the same per key (`head_values`, `head_present`). One compiled call per chunk:
-    calling per key cost more than the merge itself on a live refresh.
+def scatter(col, target, new, values, present):
+    """Merge lines into records: col[target[i]] = values[i] where present[i], in order (a step's
+    later line wins); NaN where a record's first line (`new[i]`) lacks the key and no later line
+    has it. One pass with no temporaries: the store's merge of a block into a column.
     """
-    w, m = values.shape
-    g = 0
-    for i in range(m):
-        if new[i]:
-            g += 1
-    merged = np.full((w, g), np.nan)
-    head_values = np.full(w, np.nan)
-    head_present = np.zeros(w, np.bool_)
-    for k in range(w):
-        r = -1
-        for i in range(m):
-            if new[i]:
-                r += 1
-            if present[k, i]:
-                if r < 0:
-                    head_values[k] = values[k, i]
-                    head_present[k] = True
-                else:
-                    merged[k, r] = values[k, i]
-    return merged, head_values, head_present
+    for i in range(target.size):
+        if present[i]:
+            col[target[i]] = values[i]
+        elif new[i]:
+            col[target[i]] = np.nan
 
 
 class KeyTable:

@@ -317,15 +317,15 @@ class RunStore:
             for key, col in cols.items():
                 if key not in used_keys:
                     col[t.n: n_after] = np.nan  # no line of this chunk has the key
-        if one_line_per_record:
-            merged, head_values, head_present = values, None, None  # NaN where a line lacks a key
-        else:  # within a step the later line wins; lines before the first new one finish the last record
-            merged, head_values, head_present = _scan.merge_records(values, present, new)
+        target = None
         for j in used:
             col = t.writable(keys[j], first_target)
-            col[t.n: n_after] = merged[j]
-            if head_present is not None and head_present[j]:
-                col[t.n - 1] = head_values[j]
+            if one_line_per_record:
+                col[t.n: n_after] = values[j]  # NaN where the line lacks the key: a plain copy
+            else:
+                if target is None:
+                    target = t.n + np.cumsum(new) - 1  # before the first new row: t.n - 1, the last record
+                _scan.scatter(col, target, new, values[j], present[j])  # within a step the later line wins
         t.n = n_after
         if not is_train:
             return n_groups
