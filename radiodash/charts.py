@@ -57,9 +57,12 @@ def smooth_ema(y: np.ndarray, weight: float) -> np.ndarray:
     if np.all(v == v[0]):  # TensorBoard leaves a constant series as it is
         return out
     last = lfilter([1.0 - w], [1.0, -w], v)
+    # w**n falls below float64's resolution next to 1 after log(2**-53)/log(w) values (77 for w = 0.6):
+    # past that the debiasing divisor is exactly 1, and a power per point was most of the cost
+    k = v.size if w >= 0.999999 else min(v.size, int(np.ceil(np.log(2.0 ** -54) / np.log(w))) + 1)
     with np.errstate(under="ignore"):
-        debias = 1.0 - w ** np.arange(1, v.size + 1, dtype=float)
-    out[ok] = last / debias
+        last[:k] /= 1.0 - w ** np.arange(1, k + 1, dtype=float)
+    out[ok] = last
     return out
 
 
