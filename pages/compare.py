@@ -61,4 +61,6 @@ for rel, snap, a in runs:
         row[f"best {short(m)}"] = st_.get("min")
         row["best at step"] = st_.get("min_step")
     rows.append(row)
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+steps = st.column_config.NumberColumn(format="localized")  # 150,000 like the rest of the page, not 150000
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+             column_config={c: steps for c in ("latest step", "of", "switch-on step", "best at step")})
