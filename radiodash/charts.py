@@ -343,6 +343,10 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 420) -> go.Figu
             fig.add_hline(y=clamp, line=dict(color="#d62728", dash="dash", width=1), row=2, col=1,
                           annotation_text=f"clamp ceiling 1e4 × disc_weight = {clamp:,.0f}", annotation_font_size=10,
                           annotation_position="bottom right")
+            fin = w[np.isfinite(w)]
+            if fin.size and np.mean(np.abs(fin - clamp) <= 1e-5 * max(1.0, clamp)) > 0.5:
+                # mostly at the ceiling: show it from 0, not as a flat line in a ±1 band around 5,000
+                fig.update_yaxes(range=[0, 1.12 * max(clamp, float(fin.max()))], row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
     fig = _layout(fig, "Discriminator", height, f"{snap.path}|disc")
     fig.update_layout(showlegend=False)  # the subplot titles name the two series

@@ -119,6 +119,8 @@ def test_discriminator_panel_marks_switch_and_clamp():
     assert any("switched on between steps 10,000 and 10,100" in t for t in texts)
     assert any(t == "disc_start (config) = 10,001" for t in texts)
     assert any(s.y0 == 5000 and s.y1 == 5000 for s in fig.layout.shapes)
+    # the simulator's d_weight sits at the ceiling most of the time: drawn from 0, not in a ±1 band
+    assert fig.layout.yaxis2.range[0] == 0 and fig.layout.yaxis2.range[1] == pytest.approx(1.12 * 5000)
 
 
 def test_lr_panel_adds_the_reconstruction_only_when_the_log_hides_it():
