@@ -329,9 +329,13 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 420) -> go.Figu
     if disc is not None and disc.first_on_step is not None:
         where = (f"between steps {disc.last_off_step:,} and {disc.first_on_step:,}" if disc.last_off_step is not None
                  else f"at step {disc.first_on_step:,}")
-        fig.add_annotation(x=disc.first_on_step, y=1, xref="x", yref="y", text=f"discriminator switched on {where}",
-                           showarrow=True, arrowhead=2, ax=60, ay=30, font=dict(size=11, color="#d62728"),
-                           bgcolor="rgba(255,255,255,0.85)")
+        # two short lines, on the side of the panel with more room: Plotly widens a data axis to fit
+        # an annotation, so one long line stretched the x axis of a narrow panel past the last step
+        span = float(steps[-1] - steps[0]) if steps.size > 1 else 0.0
+        right_half = span > 0 and (disc.first_on_step - steps[0]) / span > 0.5
+        fig.add_annotation(x=disc.first_on_step, y=1, xref="x", yref="y", text=f"discriminator switched on<br>{where}",
+                           showarrow=True, arrowhead=2, ax=-60 if right_half else 60, ay=34,
+                           font=dict(size=11, color="#d62728"), bgcolor="rgba(255,255,255,0.85)")
     if dw_c is not None:
         w = frame[dw_c].to_numpy(float)
         idx = downsample_indices(steps, w)

@@ -116,7 +116,7 @@ def test_discriminator_panel_marks_switch_and_clamp():
     a = analyze(snap, now=0)
     fig = charts.discriminator_figure(snap, a)
     texts = [an.text for an in fig.layout.annotations]
-    assert any("switched on between steps 10,000 and 10,100" in t for t in texts)
+    assert any(t == "discriminator switched on<br>between steps 10,000 and 10,100" for t in texts)
     assert any(t == "disc_start (config) = 10,001" for t in texts)
     assert any(s.y0 == 5000 and s.y1 == 5000 for s in fig.layout.shapes)
     # the simulator's d_weight sits at the ceiling most of the time: drawn from 0, not in a ±1 band
