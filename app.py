@@ -7,13 +7,14 @@ st.set_page_config(page_title="RadioDash", layout="wide")
 settings = ui.settings()
 if not ui.gate(settings):
     st.stop()
+st.session_state["_through_gate"] = True  # the views check it (ui.through_gate)
 
 selection = ui.select_run(settings)
 st.session_state["_selection"] = selection
 page = st.navigation([
-    st.Page("pages/live.py", title="Live", icon=":material/monitoring:", default=True),
-    st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
-    st.Page("pages/report.py", title="Report", icon=":material/description:"),
+    st.Page("views/live.py", title="Live", icon=":material/monitoring:", default=True),
+    st.Page("views/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
+    st.Page("views/report.py", title="Report", icon=":material/description:"),
 ])
 ui.sidebar_picker(settings, selection)
 if settings.demo:

@@ -27,7 +27,7 @@ def main() -> int:
           f"ours {len(js) / 1e6:.3f} MB in {t_fig:.3f} s (smoothing on all points, then MinMaxLTTB)")
     total = 0
     t_page = 0.0
-    own_panel = {"disc_factor", "d_weight", "lr"}  # drawn in the discriminator and lr panels (pages/live.py)
+    own_panel = {"disc_factor", "d_weight", "lr"}  # drawn in the discriminator and lr panels (views/live.py)
     figs = [lambda mm=mm: charts.metric_figure(snap, mm, a) for mm in snap.metrics if short(mm) not in own_panel]
     figs += [lambda: charts.overlay_figure(snap, [m, "train/kl_loss"], a), lambda: charts.discriminator_figure(snap, a),
              lambda: charts.lr_figure(snap, a), lambda: charts.decomposition_figure(snap, a),

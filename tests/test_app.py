@@ -132,7 +132,7 @@ def test_demo_mode_without_settings(monkeypatch):
 def test_compare_page_lists_both_runs(env):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
-    at.switch_page("pages/compare.py")
+    at.switch_page("views/compare.py")
     at.query_params["runs"] = "runA,runB"
     at.run()
     assert not at.exception
@@ -144,7 +144,7 @@ def test_report_page_shows_the_report(env):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.query_params["run"] = "runA"
     at.run()
-    at.switch_page("pages/report.py")
+    at.switch_page("views/report.py")
     at.run()
     assert not at.exception
     assert any("Training progress report" in str(m.value) for m in at.markdown)

@@ -84,6 +84,28 @@ def gate(s: Settings) -> bool:
     return False
 
 
+def through_gate() -> None:
+    """Stop a page that runs without the entrypoint (app.py: settings, the token gate, the run choice).
+
+    Streamlit runs a script in a folder named `pages/` on its own when its URL is opened on a fresh
+    server, skipping the entrypoint and so the gate: our pages live in `views/`, and this keeps a
+    page that somehow runs alone from showing anything.
+    """
+    if not st.session_state.get("_through_gate"):
+        st.error("Open RadioDash from its main page.")
+        st.stop()
+
+
+def show_refusal_or_pick(sel: "Selection | None") -> "Selection":
+    """The selection of this run of app.py; stops the page with a hint when there is no run to show."""
+    if sel is not None:
+        show_refusal(sel)
+    if sel is None or sel.path is None:
+        st.info("Pick a run in the sidebar.")
+        st.stop()
+    return sel
+
+
 @dataclass(frozen=True)
 class Selection:
     path: Path | None

@@ -126,6 +126,22 @@ def test_paths_outside_the_root_are_refused_and_nothing_leaks(servers, root, con
     assert "refused" in srv.output()  # the refusal is logged on the server
 
 
+def test_page_urls_opened_first_on_a_fresh_server_still_ask_for_the_token(servers, root, context):
+    """A page's own URL as the very first request: Streamlit would run a script from a `pages/`
+    folder without app.py, and so without the token gate."""
+    write_run(root / "tok2", range(0, 700, 100))
+    srv = servers(RADIODASH_ROOT=str(root), RADIODASH_TOKEN="s3cret-token", RADIODASH_FRESH="1")  # its own server
+    page = context.new_page()
+    frames = _frames(page)
+    for path in ("compare?runs=tok2", "report?run=tok2", "live?run=tok2"):
+        page.goto(f"{srv.url}/{path}")
+        expect(page.get_by_label("Access token")).to_be_visible(timeout=FIRST_LOAD)
+        time.sleep(1)
+        body = page.inner_text("body")
+        assert "tok2" not in body and "Compare runs" not in body and "Latest step" not in body, path
+    assert not any(b"tok2" in f for f in frames)
+
+
 def test_token_hides_everything_until_entered(servers, root, context, browser):
     write_run(root / "tok1", range(0, 700, 100))
     srv = servers(RADIODASH_ROOT=str(root), RADIODASH_TOKEN="s3cret-token")

@@ -7,11 +7,8 @@ from radiodash.analysis import analyze
 from radiodash.report import render_html, render_markdown
 from radiodash.ui import app as ui
 
-selection = st.session_state.get("_selection")
-ui.show_refusal(selection)
-if selection is None or selection.path is None:
-    st.info("Pick a run in the sidebar.")
-    st.stop()
+ui.through_gate()
+selection = ui.show_refusal_or_pick(st.session_state.get("_selection"))
 snap = ui.shared_run(selection.path).snapshot()
 ui.title(f"Report — {snap.name}")
 c1, c2 = st.columns(2)

@@ -8,6 +8,7 @@ from radiodash.analysis.common import short
 from radiodash.ui import app as ui
 from radiodash.fmt import rate
 
+ui.through_gate()
 settings = ui.settings()
 st.title("Compare runs")
 entries = security.list_runs(list(settings.roots))

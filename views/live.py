@@ -10,11 +10,8 @@ from radiodash.ui import app as ui
 from radiodash.ui.figures import cached
 from radiodash.fmt import age, duration, md_escape, rate
 
-selection = st.session_state.get("_selection")
-ui.show_refusal(selection)
-if selection is None or selection.path is None:
-    st.info("Pick a run in the sidebar.")
-    st.stop()
+ui.through_gate()
+selection = ui.show_refusal_or_pick(st.session_state.get("_selection"))
 
 run = ui.shared_run(selection.path)
 first = run.snapshot()
