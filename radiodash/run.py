@@ -15,7 +15,7 @@ import pandas as pd
 from .model import Snapshot
 from .parse import ParsedChunk, Parser
 from .store import RunStore
-from .tail import Chunk, LogSource, Notice
+from .tail import LogSource, Notice
 
 _RESET_KINDS = {"truncated", "replaced", "deleted", "created"}
 _FORGET_KINDS = {"truncated", "replaced", "deleted"}
@@ -59,13 +59,13 @@ class Run:
                 lines = 0
                 for parsed in parser.feed_parts(ev.data, ev.first_line):
                     new = self.store.ingest(parsed, parsed.nbytes)
-                    self._presize(ev, parsed, new)
+                    self._presize(parsed, new)
                     added += new
                     lines += parsed.lines
                 ev.counted = lines  # the source numbers the next lines without a second pass
             return added
 
-    def _presize(self, chunk: Chunk, parsed: ParsedChunk, rows: int) -> None:
+    def _presize(self, parsed: ParsedChunk, rows: int) -> None:
         """On the first big chunk, reserve the table for the whole file (no regrowth copies).
 
         `rows`: the step records `parsed` added (two lines make one under gradient accumulation).
@@ -79,7 +79,7 @@ class Run:
                 total += os.path.getsize(f)
             except OSError:
                 pass
-        if total > 4 * len(chunk.data):
+        if total > 4 * parsed.nbytes:
             self.store.reserve(int(total / parsed.nbytes * rows * 1.05) + 1024)
 
     def snapshot(self) -> Snapshot:

@@ -98,8 +98,8 @@ def through_gate() -> None:
 
 def show_refusal_or_pick(sel: "Selection | None") -> "Selection":
     """The selection of this run of app.py; stops the page with a hint when there is no run to show."""
-    if sel is not None:
-        show_refusal(sel)
+    if sel is not None and sel.refused:
+        st.error(sel.refused)  # "refused: …" — a fixed sentence, the user's input is not echoed as markup
     if sel is None or sel.path is None:
         st.info("Pick a run in the sidebar.")
         st.stop()
@@ -158,11 +158,6 @@ def sidebar_picker(s: Settings, sel: Selection) -> None:
         st.session_state["run"] = choice
         st.query_params["run"] = choice
         st.rerun()
-
-
-def show_refusal(sel: Selection) -> None:
-    if sel.refused:
-        st.error(sel.refused)  # "refused: …" — a fixed sentence, the user's input is not echoed as markup
 
 
 # ------------------------------------------------------------------ view controls (in the URL)
@@ -232,5 +227,5 @@ def chart(fig, key: str, where=None) -> None:
     (where or st).plotly_chart(fig, key=key, width="stretch", theme=None)
 
 
-__all__ = ["settings", "registry", "shared_run", "gate", "select_run", "sidebar_picker", "show_refusal",
-           "view_controls", "share_box", "View", "Selection", "title", "chart", "md_escape", "log"]
+__all__ = ["settings", "registry", "shared_run", "gate", "select_run", "sidebar_picker", "through_gate",
+           "show_refusal_or_pick", "view_controls", "share_box", "View", "Selection", "title", "chart", "md_escape", "log"]
