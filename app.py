@@ -1,7 +1,7 @@
 """RadioDash: `streamlit run app.py [-- --log PATH --root DIR]` (no arguments: the built-in demo)."""
 import streamlit as st
 
-from radiodash.ui import app as ui
+from radiodash.ui import session as ui
 
 st.set_page_config(page_title="RadioDash", layout="wide")
 settings = ui.settings()

@@ -1,4 +1,4 @@
-"""Analysis of a 1,000,000-step run (issue 5): target < 2 s. Baseline: `DataFrame.describe()` of the same table.
+"""Analysis of a 1,000,000-step run: target < 2 s. Baseline: `DataFrame.describe()` of the same table.
 
     .venv/bin/python benchmarks/bench_analysis.py
 """

@@ -10,7 +10,7 @@ from _common import big_log, timed
 
 from radiodash import charts, open_run
 from radiodash.analysis import analyze
-from radiodash.analysis.common import short
+from radiodash.model import short_name
 
 
 def main() -> int:
@@ -28,7 +28,7 @@ def main() -> int:
     total = 0
     t_page = 0.0
     own_panel = {"disc_factor", "d_weight", "lr"}  # drawn in the discriminator and lr panels (views/live.py)
-    figs = [lambda mm=mm: charts.metric_figure(snap, mm, a) for mm in snap.metrics if short(mm) not in own_panel]
+    figs = [lambda mm=mm: charts.metric_figure(snap, mm, a) for mm in snap.metrics if short_name(mm) not in own_panel]
     figs += [lambda: charts.overlay_figure(snap, [m, "train/kl_loss"], a), lambda: charts.discriminator_figure(snap, a),
              lambda: charts.lr_figure(snap, a), lambda: charts.decomposition_figure(snap, a),
              lambda: charts.distribution_figure(snap, a, m)]

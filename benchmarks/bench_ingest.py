@@ -1,4 +1,4 @@
-"""Ingest benchmark (issue 2): full parse, incremental refresh, memory — as ratios to same-run baselines.
+"""Ingest benchmark: full parse, incremental refresh, memory — as ratios to same-run baselines.
 
     .venv/bin/python benchmarks/bench_ingest.py [--lines 1000000] [--grad-accum 1 2]
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import re
 import shutil
 import statistics
@@ -83,7 +82,7 @@ def main() -> int:
     ap.add_argument("--skip-baseline", action="store_true", help="skip the slow baseline parser")
     args = ap.parse_args()
     for ga in args.grad_accum:
-        print(f"\n== 1 line per step\n" if ga == 1 else "\n== gradient accumulation 2: 2 lines per step\n", flush=True)
+        print("\n== 1 line per step\n" if ga == 1 else "\n== gradient accumulation 2: 2 lines per step\n", flush=True)
         measure(argparse.Namespace(lines=args.lines, grad_accum=ga, skip_baseline=args.skip_baseline))
     return 0
 

@@ -1,4 +1,4 @@
-"""Append → visible latency in a real browser, and the first render of a 1,000,000-step run (issue 3).
+"""Append → visible latency in a real browser, and the first render of a 1,000,000-step run.
 
     .venv/bin/python benchmarks/bench_latency.py [--appends 20] [--skip-big] [--renders 5]
 

@@ -1,4 +1,4 @@
-"""Many viewers on one live run (issue 4): 1, 5, 10 then N headless Chromium sessions on a run that
+"""Many viewers on one live run: 1, 5, 10 then N headless Chromium sessions on a run that
 receives 10 lines/s; server CPU per new step record, reads of the log, memory over time.
 
     .venv/bin/python benchmarks/bench_load.py [--sessions 20] [--minutes 5] [--quick]

@@ -16,8 +16,9 @@ from plotly.subplots import make_subplots
 from scipy.signal import lfilter
 from tsdownsample import MinMaxLTTBDownsampler
 
-from .analysis.common import col, short
+from .model import metric_column, short_name
 from .model import Snapshot
+from .radiodiff import d_weight_clamp, share_at_clamp
 
 X_CHOICES = ("step", "time", "hours")
 SMOOTHERS = ("ema", "centered")
@@ -172,7 +173,7 @@ def decorate_steps(fig: go.Figure, snap: Snapshot, analysis, lo: float | None = 
     for seg in snap.segments[1:]:
         if seg.first_step is None:
             continue
-        what = "resume" if seg.resumes_segment is not None or seg.resumed_from_milestone else "launch"
+        what = "resume" if seg.is_resume else "launch"
         shapes.append(dict(type="line", xref="x", yref="paper", x0=seg.first_step, x1=seg.first_step, y0=0, y1=1,
                            line=dict(color="#555", dash="dash", width=1)))
         notes.append(dict(x=seg.first_step, y=0, xref="x", yref="paper", text=f"{what} @ {seg.first_step:,}",
@@ -213,7 +214,7 @@ def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str =
     times = np.asarray(pd.Series(frame["time"].to_numpy()[rows][idx]).dt.strftime("%Y-%m-%d %H:%M:%S")
                        .fillna("time unknown").to_numpy(), dtype=str)
     color = color_of(metric, snap.metrics)
-    name = plain(short(metric))
+    name = plain(short_name(metric))
     fig = _figure()
     fig.add_trace(go.Scatter(x=xs_all[idx], y=r[idx], mode="lines", name=f"{name} (raw)", line=dict(color=color, width=1),
                              opacity=RAW_OPACITY, customdata=st[idx].astype(float), text=times, showlegend=False,
@@ -263,7 +264,7 @@ def overlay_figure(snap: Snapshot, metrics: Sequence[str], analysis=None, *, smo
         lo, hi = float(fin.min()), float(fin.max())
         norm = (s - lo) / (hi - lo) if hi > lo else np.zeros_like(s)
         idx = downsample_indices(steps[rows], s, max_points)
-        fig.add_trace(go.Scatter(x=xs[idx], y=norm[idx], mode="lines", name=plain(short(m)),
+        fig.add_trace(go.Scatter(x=xs[idx], y=norm[idx], mode="lines", name=plain(short_name(m)),
                                  line=dict(color=color_of(m, snap.metrics), width=2),
                                  customdata=s[idx], hovertemplate="%{customdata:.6g}<extra>%{fullData.name}</extra>"))
     if used == "step":
@@ -280,7 +281,7 @@ def compare_figure(runs: Sequence[tuple[str, Snapshot, object]], metric: str, *,
     fig = _figure()
     for i, (label, snap, analysis) in enumerate(runs):
         frame = snap.frame
-        c = metric if metric in frame.columns else col(frame, short(metric))
+        c = metric if metric in frame.columns else metric_column(frame, short_name(metric))
         if c is None or not len(frame):
             continue
         color = PALETTE[i % len(PALETTE)]
@@ -305,13 +306,13 @@ def compare_figure(runs: Sequence[tuple[str, Snapshot, object]], metric: str, *,
     if log_y:
         fig.update_yaxes(type="log")
     fig.update_xaxes(title_text="hours since start" if align == "hours" else "step")
-    return _layout(fig, plain(short(metric)), height, f"compare|{metric}|{align}")
+    return _layout(fig, plain(short_name(metric)), height, f"compare|{metric}|{align}")
 
 
 def discriminator_figure(snap: Snapshot, analysis, height: int = 420) -> go.Figure | None:
     """disc_factor with the configured disc_start and the observed switch; d_weight with its clamp ceiling."""
     frame = snap.frame
-    df_c, dw_c = col(frame, "disc_factor"), col(frame, "d_weight")
+    df_c, dw_c = metric_column(frame, "disc_factor"), metric_column(frame, "d_weight")
     if df_c is None:
         return None
     steps = frame["step"].to_numpy()
@@ -343,12 +344,12 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 420) -> go.Figu
                                  name="d_weight"), row=2, col=1)
         dw = (analysis.config or {}).get("model", {}).get("lossconfig", {}).get("disc_weight") if analysis else None
         if isinstance(dw, (int, float)) and not isinstance(dw, bool):
-            clamp = 1e4 * dw
+            clamp = d_weight_clamp(dw)
             fig.add_hline(y=clamp, line=dict(color="#d62728", dash="dash", width=1), row=2, col=1,
                           annotation_text=f"clamp ceiling 1e4 × disc_weight = {clamp:,.0f}", annotation_font_size=10,
                           annotation_position="bottom right")
             fin = w[np.isfinite(w)]
-            if fin.size and np.mean(np.abs(fin - clamp) <= 1e-5 * max(1.0, clamp)) > 0.5:
+            if (share_at_clamp(w, dw) or 0.0) > 0.5:
                 # mostly at the ceiling: show it from 0, not as a flat line in a ±1 band around 5,000
                 fig.update_yaxes(range=[0, 1.12 * max(clamp, float(fin.max()))], row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
@@ -422,6 +423,6 @@ def distribution_figure(snap: Snapshot, analysis, metric: str, height: int = 320
         q1.append(p25), med.append(p50), q3.append(p75), mean.append(float(v.mean()))
         lo.append(float(v[v >= p25 - 1.5 * iqr].min())), hi.append(float(v[v <= p75 + 1.5 * iqr].max()))
     fig = _figure(go.Box(x=names, q1=q1, median=med, q3=q3, lowerfence=lo, upperfence=hi, mean=mean,
-                           name=plain(short(metric)), marker_color=color_of(metric, snap.metrics)))
+                           name=plain(short_name(metric)), marker_color=color_of(metric, snap.metrics)))
     fig.update_xaxes(title_text="phase")
-    return _layout(fig, f"{plain(short(metric))} by phase", height, f"{snap.path}|dist|{metric}")
+    return _layout(fig, f"{plain(short_name(metric))} by phase", height, f"{snap.path}|dist|{metric}")

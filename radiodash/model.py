@@ -50,6 +50,11 @@ class Segment:
     resumed_from_milestone: int | None = None  # from the config or a "resumed from milestone K" line
     resumes_segment: int | None = None  # index of the earlier segment this one continues
 
+    @property
+    def is_resume(self) -> bool:
+        """A launch that continues an earlier one (from a milestone), not a fresh start."""
+        return self.resumes_segment is not None or bool(self.resumed_from_milestone)
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -93,3 +98,34 @@ class Snapshot:
             if seg.config is not None:
                 return seg.config
         return None
+
+
+# ------------------------------------------------------------------ lookups every layer uses
+
+
+def config_value(config: dict[str, Any] | None, *path: str) -> Any:
+    """config['a']['b']… or None (configs differ between stages and forks)."""
+    node: Any = config
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def as_number(x: Any) -> float | None:
+    """A config value as a float when it is a real number (not a bool, a string or None), else None."""
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def metric_column(frame: pd.DataFrame, name: str) -> str | None:
+    """The column for a short metric name: `train/<name>` (VAE) or `<name>` (diffusion)."""
+    for c in (f"train/{name}", name):
+        if c in frame.columns:
+            return c
+    return None
+
+
+def short_name(metric: str) -> str:
+    """The metric name without its group: `train/rec_loss` → `rec_loss` (stage 1 and 2 name keys differently)."""
+    return metric.split("/", 1)[1] if "/" in metric else metric

@@ -1,4 +1,4 @@
-"""Lines → records: what each line of a RadioDiff log means (see shared FORMATS.md).
+"""Lines → records: what each line of a RadioDiff log means (docs/log-format.md).
 
 Pure functions and a small state object, no I/O. The regular step lines, which are
 almost all of a log, go through the compiled scanner in `_scan.py`; everything else

@@ -9,16 +9,15 @@ import html
 from typing import Any
 
 from .analysis import Analysis
-from .analysis.common import fmt, short
-from .fmt import duration, md_escape
-from .model import Snapshot
+from .model import Snapshot, short_name
+from .text import duration, md_escape, number_text
 
 KEY_METRICS = ("total_loss", "rec_loss", "nll_loss", "kl_loss", "g_loss", "d_weight", "disc_loss", "loss_simple",
                "loss_vlb")
 
 
 def _num(x: Any) -> str:
-    return "—" if x is None else (f"{x:,}" if isinstance(x, int) else fmt(float(x)))
+    return "—" if x is None else (f"{x:,}" if isinstance(x, int) else number_text(float(x)))
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -31,7 +30,7 @@ def change_text(st: dict) -> str:
     """Absolute change, and a percentage only where the series keeps its sign."""
     if st.get("abs_change") is None:
         return "—"
-    text = f"{fmt(st['abs_change'])}"
+    text = f"{number_text(st['abs_change'])}"
     if st.get("rel_change") is not None:
         text += f" ({st['rel_change']:+.1%})"
     else:
@@ -40,7 +39,7 @@ def change_text(st: dict) -> str:
 
 
 def key_metrics(snap: Snapshot, a: Analysis) -> list[str]:
-    return [m for m in snap.metrics if short(m) in KEY_METRICS and m in a.stats]
+    return [m for m in snap.metrics if short_name(m) in KEY_METRICS and m in a.stats]
 
 
 def render_markdown(snap: Snapshot, a: Analysis) -> str:
@@ -84,7 +83,7 @@ def render_markdown(snap: Snapshot, a: Analysis) -> str:
 
     lines += ["## Key metrics", ""]
     lines += _table(["metric", "initial", "final", "change", "min (step)", "max (step)"], [
-        [short(m), _num(a.stats[m]["first"]), _num(a.stats[m]["last"]), change_text(a.stats[m]),
+        [short_name(m), _num(a.stats[m]["first"]), _num(a.stats[m]["last"]), change_text(a.stats[m]),
          f"{_num(a.stats[m]['min'])} ({_num(a.stats[m]['min_step'])})",
          f"{_num(a.stats[m]['max'])} ({_num(a.stats[m]['max_step'])})"] for m in key_metrics(snap, a)])
 
@@ -111,13 +110,13 @@ def render_markdown(snap: Snapshot, a: Analysis) -> str:
 
     lines += ["## Statistics", ""]
     lines += _table(["metric", "first", "last", "min", "min step", "max", "max step", "mean", "std", "median"], [
-        [short(m), *[_num(s.get(k)) for k in ("first", "last", "min", "min_step", "max", "max_step", "mean", "std",
+        [short_name(m), *[_num(s.get(k)) for k in ("first", "last", "min", "min_step", "max", "max_step", "mean", "std",
                                                "median")]] for m, s in a.stats.items()])
 
     if not a.checkpoints.empty:
         lines += ["## Values at checkpoints", ""]
         cols = [m for m in key_metrics(snap, a) if m in a.checkpoints.columns]
-        lines += _table(["checkpoint", "step", "logged step", *[short(m) for m in cols]], [
+        lines += _table(["checkpoint", "step", "logged step", *[short_name(m) for m in cols]], [
             [f"model-{int(r['milestone'])}.pt", _num(int(r["step"])), _num(int(r["logged_step"])),
              *[_num(r[m]) for m in cols]] for _, r in a.checkpoints.iterrows()])
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
+from .radiodiff import is_launch_file, is_run_file
+
 log = logging.getLogger("radiodash.security")
 
-RUN_SUFFIXES = (".log", ".out", ".txt")
 
 
 class Refused(ValueError):
@@ -78,11 +79,11 @@ def list_runs(roots: list[Path], max_depth: int = 3) -> list[RunEntry]:
             if depth >= max_depth:
                 dirnames[:] = []
             dirnames[:] = [n for n in dirnames if not n.startswith(".")]
-            logs = [f for f in filenames if f.endswith(RUN_SUFFIXES) and not f.startswith(".")]
+            logs = [f for f in filenames if is_run_file(f)]
             safe = [f for f in logs if _inside(real_root, d / f)]
             if not safe:
                 continue
-            launch = [f for f in safe if f.endswith("_.log")]
+            launch = [f for f in safe if is_launch_file(f)]
             if launch and d != real_root:
                 mtime = max((d / f).stat().st_mtime for f in launch)
                 found[d] = RunEntry(_rel(real_root, d), d, mtime, True)

@@ -2,7 +2,7 @@
 
 Why: tests need logs with a known ground truth (switch-on step, resume step, injected
 NaN, spikes, a stall), and the dashboard's demo needs a run that is alive right now.
-The numbers follow FORMATS.md: `total = nll + kl_weight·kl + d_weight·disc_factor·g_loss`
+The numbers follow docs/log-format.md: `total = nll + kl_weight·kl + d_weight·disc_factor·g_loss`
 holds to print rounding, `d_weight` sits at its clamp `1e4 × disc_weight` most of the
 time, `disc_factor` goes 0 → 1 at `disc_start`, and the learning rate follows the
 trainers' LambdaLR schedule (below the 5-decimal print precision for the VAE).
@@ -21,6 +21,8 @@ from typing import Iterator
 
 import numpy as np
 
+from .radiodiff import LAUNCH_SUFFIX, d_weight_clamp, lr_factor
+
 #: Keys of the first (generator) line and the second (discriminator) line of a VAE step.
 VAE_KEYS = ("train/total_loss", "train/logvar", "train/kl_loss", "train/nll_loss", "train/rec_loss",
             "train/d_weight", "train/disc_factor", "train/g_loss")
@@ -33,7 +35,7 @@ PIXELS = 65_536  # rec_loss is a per-pixel mean, nll a per-sample sum
 
 @dataclass
 class SimConfig:
-    """What to simulate. Defaults: the upstream VAE config of FORMATS.md, accumulation 1."""
+    """What to simulate. Defaults: the upstream VAE config of docs/log-format.md, accumulation 1."""
 
     stage: str = "vae"  # "vae" | "diffusion"
     train_num_steps: int = 150_000
@@ -112,12 +114,6 @@ class _Write:
     truncate: bool = False  # copytruncate the file before this write
 
 
-def lr_factor(step: int | np.ndarray, total: int, min_lr: float):
-    """The trainers' LambdaLR factor: max((1 - it/total) ** 0.95, min_lr)."""
-    base = np.clip(1.0 - np.asarray(step, float) / total, 0.0, None) ** 0.95
-    return np.maximum(base, min_lr)
-
-
 def _config_dict(cfg: SimConfig, milestone: int) -> dict:
     if cfg.stage == "vae":
         return {"model": {"embed_dim": 3,
@@ -172,7 +168,7 @@ class _Dynamics:
     def __init__(self, cfg: SimConfig) -> None:
         self.cfg = cfg
         self.rng = np.random.default_rng(cfg.seed)
-        self.clamp = 1e4 * cfg.disc_weight
+        self.clamp = d_weight_clamp(cfg.disc_weight)
 
     def vae(self, step: int) -> tuple[dict[str, float], dict[str, float]]:
         cfg, rng = self.cfg, self.rng
@@ -225,7 +221,7 @@ class _Dynamics:
 
 
 def _file_name(t: datetime) -> str:
-    return t.strftime("%Y-%m-%d-%H-%M") + "_.log"
+    return t.strftime("%Y-%m-%d-%H-%M") + LAUNCH_SUFFIX
 
 
 def _launch_plan(cfg: SimConfig) -> list[tuple[int, int, int]]:
@@ -335,7 +331,7 @@ def _finish_truth(cfg: SimConfig, truth: Truth, per_file_steps: dict[str, list[t
     truth.disc_start = cfg.disc_start
     truth.nan_step = cfg.nan_step
     truth.spike_steps = [s for s in cfg.spike_steps if s in set(steps)]
-    truth.d_weight_clamp = 1e4 * cfg.disc_weight
+    truth.d_weight_clamp = d_weight_clamp(cfg.disc_weight)
     truth.seconds_per_step = cfg.seconds_per_step
     return truth
 

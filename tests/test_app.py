@@ -1,7 +1,6 @@
 """Page logic through Streamlit's AppTest (no browser; the real watchdog follower runs in-process)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,4 @@
-"""Live ingestion equals a one-shot parse, whatever the chunking (issue 2, first acceptance item).
+"""Live ingestion equals a one-shot parse, whatever the chunking.
 
 Logs from the simulator in every mode are written into real files in random pieces —
 splits inside lines and inside multi-byte characters included — with `Run.refresh()`

@@ -1,4 +1,4 @@
-"""Parser: every format of FORMATS.md, hand-checked; scanner == Python reference; chunking never matters."""
+"""Parser: every line kind of docs/log-format.md, hand-checked; scanner == Python reference; chunking never matters."""
 from __future__ import annotations
 
 import math

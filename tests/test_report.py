@@ -4,10 +4,9 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 
 from radiodash.analysis import analyze
-from radiodash.analysis.common import fmt
+from radiodash.text import number_text
 from radiodash.report import render_html, render_markdown
 from radiodash.simulate import SimConfig, render
 from runcheck import parse_files
@@ -47,10 +46,10 @@ def test_every_figure_is_recomputed_from_the_table():
     for name, initial, final, change, mn, mx in t["Key metrics"]:
         col = f"train/{name}"
         v = f[["step", col]].replace([np.inf, -np.inf], np.nan).dropna()
-        assert initial == fmt(v[col].iloc[0]) and final == fmt(v[col].iloc[-1]), name
+        assert initial == number_text(v[col].iloc[0]) and final == number_text(v[col].iloc[-1]), name
         i_min, i_max = v[col].idxmin(), v[col].idxmax()
-        assert mn == f"{fmt(v[col][i_min])} ({int(v.step[i_min]):,})", name
-        assert mx == f"{fmt(v[col][i_max])} ({int(v.step[i_max]):,})", name
+        assert mn == f"{number_text(v[col][i_min])} ({int(v.step[i_min]):,})", name
+        assert mx == f"{number_text(v[col][i_max])} ({int(v.step[i_max]):,})", name
         crosses = not ((v[col] > 0).all() or (v[col] < 0).all())
         assert ("%" not in change.replace("no %", "")) == crosses, name  # no percentage for a series crossing 0
     # launches: records per launch from the raw (unstitched) table
@@ -65,8 +64,8 @@ def test_every_figure_is_recomputed_from_the_table():
         if v.empty:
             assert mean == "—"
             continue
-        assert mean == fmt(v.mean()) and median == fmt(v.median()), name
-        assert std == fmt(v.std(ddof=1)), name
+        assert mean == number_text(v.mean()) and median == number_text(v.median()), name
+        assert std == number_text(v.std(ddof=1)), name
     # values at checkpoints: the last logged step at or before each milestone
     for ckpt, step, logged, *vals in t["Values at checkpoints"]:
         k = int(re.match(r"model-(\d+)\.pt", ckpt).group(1))

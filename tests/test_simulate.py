@@ -1,4 +1,4 @@
-"""The simulator writes the real format and the real dynamics (FORMATS.md), with a truthful Truth."""
+"""The simulator writes the real format and the real dynamics (docs/log-format.md), with a truthful Truth."""
 from __future__ import annotations
 
 import re
@@ -23,7 +23,7 @@ def _records(data: bytes) -> list[dict[str, float]]:
     return out
 
 
-def test_vae_line_layout_matches_formats_md():
+def test_vae_line_layout_matches_the_log_format():
     files, truth = render(SimConfig(train_num_steps=1000, log_freq=100))
     (name, data), = files.items()
     assert name == "2025-08-15-20-41_.log"

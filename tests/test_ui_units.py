@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
-from radiodash.fmt import age, duration, md_escape
+from radiodash.text import age, duration, md_escape
 from radiodash.ui.registry import Registry
 from radiodash.ui.settings import parse
 

@@ -2,11 +2,11 @@
 import pandas as pd
 import streamlit as st
 
-from radiodash import charts, security
+from radiodash import charts, radiodiff, security
 from radiodash.analysis import analyze
-from radiodash.analysis.common import short
-from radiodash.ui import app as ui
-from radiodash.fmt import rate
+from radiodash.model import short_name
+from radiodash.ui import session as ui
+from radiodash.text import rate
 
 ui.through_gate()
 settings = ui.settings()
@@ -41,7 +41,8 @@ for rel in chosen:
 
 metrics = list(dict.fromkeys(m for _, s, _ in runs for m in s.metrics))
 c1, c2, c3 = st.columns(3)
-default = next((i for i, m in enumerate(metrics) if short(m) in ("rec_loss", "loss_simple")), 0)
+main = radiodiff.main_metric(metrics)
+default = metrics.index(main) if main in metrics else 0
 metric = c1.selectbox("Metric", metrics, index=default if metrics else None, key="cmp_metric", bind="query-params")
 align = c2.radio("Align by", ["step", "hours"], key="align", bind="query-params", horizontal=True)
 smooth = c3.slider("Smoothing", 0.0, 0.999, 0.6, 0.001, key="cmp_smooth", bind="query-params")
@@ -58,8 +59,8 @@ for rel, snap, a in runs:
            "alerts": ", ".join(al.code for al in a.alerts)}
     for m in [metric] if metric else []:
         st_ = a.stats.get(m) or {}
-        row[f"final {short(m)}"] = st_.get("last")
-        row[f"best {short(m)}"] = st_.get("min")
+        row[f"final {short_name(m)}"] = st_.get("last")
+        row[f"best {short_name(m)}"] = st_.get("min")
         row["best at step"] = st_.get("min_step")
     rows.append(row)
 steps = st.column_config.NumberColumn(format="localized")  # 150,000 like the rest of the page, not 150000

@@ -3,19 +3,19 @@
 import pandas as pd
 import streamlit as st
 
-from radiodash import charts
+from radiodash import charts, radiodiff
 from radiodash.analysis import analyze, live_header
-from radiodash.analysis.common import cfg, short
-from radiodash.ui import app as ui
+from radiodash.model import config_value, short_name
+from radiodash.ui import session as ui
 from radiodash.ui.figures import cached
-from radiodash.fmt import age, duration, md_escape, rate
+from radiodash.text import age, duration, md_escape, rate
 
 ui.through_gate()
 selection = ui.show_refusal_or_pick(st.session_state.get("_selection"))
 
 run = ui.shared_run(selection.path)
 first = run.snapshot()
-defaults = [m for m in first.metrics if short(m) in ("rec_loss", "kl_loss", "loss_simple")][:3]
+defaults = [m for m in first.metrics if short_name(m) in radiodiff.OVERLAY_DEFAULTS][:3]
 view = ui.view_controls(first.metrics, defaults, int(first.frame["step"].iloc[-1]) if len(first.frame) else 0)
 ui.share_box(selection.rel)
 ui.title(first.name)
@@ -25,18 +25,18 @@ if view.live:
 
 
 def at_a_glance(config: dict | None) -> pd.DataFrame:
-    rows = [("model", "embed_dim / ch / ch_mult", [cfg(config, "model", "embed_dim"), cfg(config, "model", "ddconfig", "ch"),
-                                                   cfg(config, "model", "ddconfig", "ch_mult")]),
-            ("loss", "kl_weight", cfg(config, "model", "lossconfig", "kl_weight")),
-            ("loss", "disc_weight", cfg(config, "model", "lossconfig", "disc_weight")),
-            ("loss", "disc_start", cfg(config, "model", "lossconfig", "disc_start")),
-            ("optimizer", "lr / min_lr (factor)", [cfg(config, "trainer", "lr"), cfg(config, "trainer", "min_lr")]),
-            ("data", "batch_size", cfg(config, "data", "batch_size")),
-            ("trainer", "train_num_steps", cfg(config, "trainer", "train_num_steps")),
-            ("trainer", "gradient_accumulate_every", cfg(config, "trainer", "gradient_accumulate_every")),
-            ("trainer", "log_freq / save_and_sample_every", [cfg(config, "trainer", "log_freq"),
-                                                             cfg(config, "trainer", "save_and_sample_every")]),
-            ("trainer", "resume_milestone", cfg(config, "trainer", "resume_milestone"))]
+    rows = [("model", "embed_dim / ch / ch_mult", [config_value(config, "model", "embed_dim"), config_value(config, "model", "ddconfig", "ch"),
+                                                   config_value(config, "model", "ddconfig", "ch_mult")]),
+            ("loss", "kl_weight", config_value(config, "model", "lossconfig", "kl_weight")),
+            ("loss", "disc_weight", config_value(config, "model", "lossconfig", "disc_weight")),
+            ("loss", "disc_start", config_value(config, "model", "lossconfig", "disc_start")),
+            ("optimizer", "lr / min_lr (factor)", [config_value(config, "trainer", "lr"), config_value(config, "trainer", "min_lr")]),
+            ("data", "batch_size", config_value(config, "data", "batch_size")),
+            ("trainer", "train_num_steps", config_value(config, "trainer", "train_num_steps")),
+            ("trainer", "gradient_accumulate_every", config_value(config, "trainer", "gradient_accumulate_every")),
+            ("trainer", "log_freq / save_and_sample_every", [config_value(config, "trainer", "log_freq"),
+                                                             config_value(config, "trainer", "save_and_sample_every")]),
+            ("trainer", "resume_milestone", config_value(config, "trainer", "resume_milestone"))]
     return pd.DataFrame([(g, k, str(v)) for g, k, v in rows if v is not None and v != [None, None]
                          and v != [None, None, None]], columns=["group", "setting", "value"])
 
@@ -86,9 +86,9 @@ def ticker() -> None:
     c[1].metric("Steps/hour", rate(tp.steps_per_hour), help="Optimizer steps per hour inside launches "
                 f"(log lines per hour: {rate(tp.lines_per_hour)}).")
     c[2].metric("Elapsed", duration(tp.elapsed_seconds), help="First to last timestamp, gaps between launches included.")
-    nxt = (f"next checkpoint model-{tp.next_checkpoint_step // int(cfg(snap.config, 'trainer', 'save_and_sample_every'))}.pt "
+    nxt = (f"next checkpoint model-{tp.next_checkpoint_step // int(config_value(snap.config, 'trainer', 'save_and_sample_every'))}.pt "
            f"at step {tp.next_checkpoint_step:,} in {duration(tp.eta_next_checkpoint_seconds)}"
-           if tp.next_checkpoint_step and cfg(snap.config, "trainer", "save_and_sample_every") else "no checkpoint ahead")
+           if tp.next_checkpoint_step and config_value(snap.config, "trainer", "save_and_sample_every") else "no checkpoint ahead")
     c[3].metric("ETA", duration(tp.eta_seconds), help=f"To train_num_steps at the current rate; {nxt}.")
     if stalled:
         st.warning(f"stalled: no new line for {duration(since)} (usual interval {duration(usual)}); "
@@ -120,7 +120,7 @@ def panels(snap) -> None:
     # keys with a panel of their own below are not drawn twice (fewer charts: a faster first render)
     own_panel = ({"disc_factor", "d_weight"} if disc is not None else set()) | ({"lr"} if lr is not None else set())
     cols = st.columns(2)
-    for i, m in enumerate([m for m in metrics if short(m) not in own_panel] + val_metrics):
+    for i, m in enumerate([m for m in metrics if short_name(m) not in own_panel] + val_metrics):
         with cols[i % 2]:
             ui.chart(figure(snap, a, "metric", m), f"m:{m}")
 
@@ -133,8 +133,8 @@ def panels(snap) -> None:
     dec = figure(snap, a, "decomp")
     if dec is not None:
         ui.chart(dec, "decomp", left)
-    losses = [m for m in metrics if "loss" in short(m)] or metrics
-    main = next((m for m in losses if short(m) in ("rec_loss", "loss_simple")), losses[0] if losses else None)
+    losses = [m for m in metrics if "loss" in short_name(m)] or metrics
+    main = radiodiff.main_metric(losses) or (losses[0] if losses else None)
     if main is not None:
         pick = right.selectbox("Distribution per phase of", losses, index=losses.index(main), key="dist_metric")
         ui.chart(figure(snap, a, "dist", pick), "dist", right)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from radiodash.analysis import analyze
 from radiodash.report import render_html, render_markdown
-from radiodash.ui import app as ui
+from radiodash.ui import session as ui
 
 ui.through_gate()
 selection = ui.show_refusal_or_pick(st.session_state.get("_selection"))

@@ -2,31 +2,31 @@
 throughput, loss decomposition, learning-rate reconstruction), cached by (run, version, window)."""
 from __future__ import annotations
 
-import threading
+import time as _time
 from dataclasses import replace
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..cache import LRU
 from ..model import Snapshot
 from . import alerts as _alerts
 from . import events as _events
-from .common import cfg, col, number
-from .model import Alert, Analysis, DiscSwitch, Event, Phase, Throughput, jsonable
+from ..model import as_number, config_value, metric_column
+from ..radiodiff import lr_factor, milestones
+from .results import Alert, Analysis, DiscSwitch, Event, Phase, Throughput, jsonable
 from .phases import split as _split_phases
-from .schedule import decompose, discriminator_switch, lr_factor, lr_table, reconstruct_lr
+from .schedule import decompose, discriminator_switch, lr_table, reconstruct_lr
 from .stats import frame_stats, series_stats
-from .throughput import throughput as _throughput
+from .throughput import intervals, throughput as _throughput
 
 __all__ = ["analyze", "live_header", "Analysis", "Event", "Phase", "Alert", "DiscSwitch", "Throughput", "reconstruct_lr",
            "discriminator_switch", "decompose", "stall_status", "steps_per_hour", "lr_factor", "window",
            "jsonable", "series_stats"]
 
-_CACHE: OrderedDict[tuple, tuple[Snapshot, Analysis]] = OrderedDict()  # holds the snapshot: its id stays unique
-_CACHE_SIZE = 64
-_LOCK = threading.Lock()
+# holds the snapshot with its analysis: the id(snap) in the key stays unique while the entry lives
+_ANALYSES: LRU[tuple[Snapshot, Analysis]] = LRU(64)
 
 
 def window(frame: pd.DataFrame, from_step: int | None, until_step: int | None) -> pd.DataFrame:
@@ -49,29 +49,25 @@ def stall_status(snap: Snapshot, now: float | None = None,
                  typical: float | None = None) -> tuple[float | None, float | None, bool]:
     """(seconds since the last new line, usual interval, stalled?) — cheap enough for every live rerun."""
     latest = int(snap.frame["step"].iloc[-1]) if len(snap.frame) else None
-    total = number(cfg(snap.config, "trainer", "train_num_steps")) or (
+    total = as_number(config_value(snap.config, "trainer", "train_num_steps")) or (
         snap.segments[-1].total_steps if snap.segments else None)
-    log_freq = number(cfg(snap.config, "trainer", "log_freq")) or 1
+    log_freq = as_number(config_value(snap.config, "trainer", "log_freq")) or 1
     finished = latest is not None and total is not None and latest + log_freq >= total
-    return _events.stall_status(snap, now, typical, finished)
+    now = _time.time() if now is None else now
+    since = None if snap.last_data_wall is None else max(0.0, now - snap.last_data_wall)
+    if typical is None:
+        _, d_t, _ = intervals(snap.frame)
+        typical = float(np.median(d_t)) if d_t.size else None
+    limit = _events.stall_threshold(typical)
+    stalled = bool(since is not None and limit is not None and since > limit and not finished)
+    return since, typical, stalled
 
 
 def analyze(snap: Snapshot, from_step: int | None = None, until_step: int | None = None,
             now: float | None = None) -> Analysis:
     """The analysis of a snapshot (cached per run version and window); the `stalled` alert uses `now`."""
     key = (id(snap), snap.path, snap.version, from_step, until_step)
-    with _LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None:
-            _CACHE.move_to_end(key)
-    if hit is None:
-        core = _analyze(snap, from_step, until_step)
-        with _LOCK:
-            _CACHE[key] = (snap, core)
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-    else:
-        core = hit[1]
+    core = _ANALYSES.get_or_build(key, lambda: (snap, _analyze(snap, from_step, until_step)))[1]
     if until_step is not None:
         return core
     since, typical, stalled = stall_status(snap, now, core.throughput.typical_interval_seconds)
@@ -98,7 +94,7 @@ def live_header(snap: Snapshot, basis: Analysis, now: float | None = None
 
 def _lines_per_step(frame: pd.DataFrame, config: dict[str, Any] | None) -> int:
     """`[Train Step]` lines per logged step: two when the discriminator's line is there (accumulation 2)."""
-    return 2 if col(frame, "disc_loss") is not None else 1
+    return 2 if metric_column(frame, "disc_loss") is not None else 1
 
 
 def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None) -> Analysis:
@@ -153,12 +149,12 @@ def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None) -> A
 
 def _checkpoint_table(frame: pd.DataFrame, config: dict[str, Any] | None, metrics: list[str]) -> pd.DataFrame:
     """Values at each saved milestone (model-K.pt), from the last logged step at or before it."""
-    save = number(cfg(config, "trainer", "save_and_sample_every"))
+    save = as_number(config_value(config, "trainer", "save_and_sample_every"))
     cols = ["milestone", "step", "logged_step", *metrics]
     if not save or not len(frame):
         return pd.DataFrame(columns=cols)
     steps = frame["step"].to_numpy()
-    ks = np.arange(max(1, -(-int(steps[0]) // int(save))), int(steps[-1]) // int(save) + 1)
+    ks = milestones(int(steps[0]), int(steps[-1]), int(save))
     if not ks.size:
         return pd.DataFrame(columns=cols)
     at = ks * int(save)

@@ -6,15 +6,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .common import cfg, col, fmt, number
-from .model import Alert, DiscSwitch, Event
-from .schedule import lr_factor
+from ..model import as_number, config_value, metric_column
+from ..text import number_text
+from .results import Alert, DiscSwitch, Event
+from ..radiodiff import d_weight_clamp, lr_factor, share_at_clamp
 
 
 def lr_below_log_precision(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]:
-    c = col(frame, "lr")
-    lr = number(cfg(config, "trainer", "lr"))
-    total = number(cfg(config, "trainer", "train_num_steps"))
+    c = metric_column(frame, "lr")
+    lr = as_number(config_value(config, "trainer", "lr"))
+    total = as_number(config_value(config, "trainer", "train_num_steps"))
     if c is None or not lr or lr <= 0 or not total:
         return []
     logged = frame[c].to_numpy(float)
@@ -22,7 +23,7 @@ def lr_below_log_precision(frame: pd.DataFrame, config: dict[str, Any] | None) -
     if not logged.size or (logged == 0).mean() <= 0.5:
         return []
     step = int(frame["step"].iloc[-1])
-    min_lr = number(cfg(config, "trainer", "min_lr")) or 0.0
+    min_lr = as_number(config_value(config, "trainer", "min_lr")) or 0.0
     factor = float(lr_factor(np.array([step]), total, min_lr)[0])
     now = lr * factor
     return [Alert("lr_below_log_precision", "info",
@@ -33,25 +34,21 @@ def lr_below_log_precision(frame: pd.DataFrame, config: dict[str, Any] | None) -
 
 
 def d_weight_at_clamp(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]:
-    c = col(frame, "d_weight")
-    dw = number(cfg(config, "model", "lossconfig", "disc_weight"))
+    c = metric_column(frame, "d_weight")
+    dw = as_number(config_value(config, "model", "lossconfig", "disc_weight"))
     if c is None or not dw:
         return []
-    v = frame[c].to_numpy(float)
-    v = v[np.isfinite(v)]
-    clamp = 1e4 * dw
-    if not v.size:
-        return []
-    share = float((np.abs(v - clamp) <= 1e-5 * max(1.0, clamp)).mean())
-    if share <= 0.5:
+    clamp = d_weight_clamp(dw)
+    share = share_at_clamp(frame[c].to_numpy(float), dw)
+    if share is None or share <= 0.5:
         return []
     head = f"d_weight equals its clamp ceiling 1e4 × disc_weight = {clamp:,.0f} on {share:.1%} of records"
-    f = col(frame, "disc_factor")
+    f = metric_column(frame, "disc_factor")
     factor = frame[f].to_numpy(float) if f is not None else np.zeros(0)
     factor = factor[np.isfinite(factor)]
     if factor.size and not (factor > 0).any():
         # d_weight multiplies disc_factor·g_loss: while the discriminator is off it changes nothing yet
-        start = number(cfg(config, "model", "lossconfig", "disc_start"))
+        start = as_number(config_value(config, "model", "lossconfig", "disc_start"))
         when = f" at step {start:,.0f} (disc_start)" if start else ""
         return [Alert("d_weight_at_clamp", "info",
                       f"{head}, but the discriminator is not on yet (disc_factor is 0 on every record in view), so "
@@ -66,8 +63,8 @@ def d_weight_at_clamp(frame: pd.DataFrame, config: dict[str, Any] | None) -> lis
 
 def discriminator_never_updated(frame: pd.DataFrame, config: dict[str, Any] | None,
                                 disc: DiscSwitch | None) -> list[Alert]:
-    accum = number(cfg(config, "trainer", "gradient_accumulate_every"))
-    if disc is None or disc.first_on_step is None or col(frame, "disc_loss") is not None or accum != 1:
+    accum = as_number(config_value(config, "trainer", "gradient_accumulate_every"))
+    if disc is None or disc.first_on_step is None or metric_column(frame, "disc_loss") is not None or accum != 1:
         return []
     return [Alert("discriminator_never_updated", "warning",
                   f"disc_factor reached 1 at step {disc.first_on_step:,} but the log has no discriminator lines "
@@ -97,10 +94,10 @@ def total_loss_driven_by_adversarial_term(decomp: pd.DataFrame | None, disc: Dis
     if s is None or s["share"] <= 0.5:
         return []
     return [Alert("total_loss_driven_by_adversarial_term", "info",
-                  f"total_loss fell by {fmt(s['drop'])} on average after the discriminator switched on at step "
+                  f"total_loss fell by {number_text(s['drop'])} on average after the discriminator switched on at step "
                   f"{disc.first_on_step:,}; {min(s['share'], 9.99):.0%} of that fall is the adversarial term "
-                  f"d_weight·disc_factor·g_loss ({fmt(s['adv_change'])}), while nll_loss changed by "
-                  f"{fmt(s['nll_change'])}. Judge reconstruction by rec_loss / nll_loss, not by total_loss.",
+                  f"d_weight·disc_factor·g_loss ({number_text(s['adv_change'])}), while nll_loss changed by "
+                  f"{number_text(s['nll_change'])}. Judge reconstruction by rec_loss / nll_loss, not by total_loss.",
                   disc.first_on_step, s)]
 
 
@@ -118,8 +115,8 @@ def from_events(events: list[Event]) -> list[Alert]:
         big = max(spikes, key=lambda e: e.detail["ratio"])
         out.append(Alert("loss_spike", "warning",
                          f"{len(spikes)} loss spike(s); the largest: {big.detail['metric']} at step {big.step:,} was "
-                         f"{big.detail['ratio']:.1f}× its local median ({fmt(big.detail['value'])} vs "
-                         f"{fmt(big.detail['local_median'])}). Look at the batch/data around those steps.", big.step,
+                         f"{big.detail['ratio']:.1f}× its local median ({number_text(big.detail['value'])} vs "
+                         f"{number_text(big.detail['local_median'])}). Look at the batch/data around those steps.", big.step,
                          {"count": len(spikes), "steps": [e.step for e in spikes][:20]}))
     return out
 
@@ -129,13 +126,13 @@ def stalled(since: float | None, typical: float | None, is_stalled: bool, latest
         return []
     return [Alert("stalled", "warning",
                   f"No new log line for {since / 60:.1f} min although the run is unfinished (usual interval "
-                  f"{fmt(typical)} s, last step {latest:,}): check that the trainer process and its GPU are alive.",
+                  f"{number_text(typical)} s, last step {latest:,}): check that the trainer process and its GPU are alive.",
                   latest, {"seconds_since_last_line": since, "usual_interval_seconds": typical})]
 
 
 def kl_rising(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]:
-    c, nll_c = col(frame, "kl_loss"), col(frame, "nll_loss")
-    klw = number(cfg(config, "model", "lossconfig", "kl_weight"))
+    c, nll_c = metric_column(frame, "kl_loss"), metric_column(frame, "nll_loss")
+    klw = as_number(config_value(config, "model", "lossconfig", "kl_weight"))
     if c is None or len(frame) < 10:
         return []
     tail = frame.iloc[len(frame) * 3 // 4:]
@@ -146,7 +143,7 @@ def kl_rising(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]
     first, last = float(np.median(v[ok][:max(1, ok.sum() // 5)])), float(np.median(v[ok][-max(1, ok.sum() // 5):]))
     if not (first > 0 and last > first * 1.05):
         return []
-    msg = f"kl_loss is rising over the last quarter of the window ({fmt(first)} → {fmt(last)}, ×{last / first:.2f})."
+    msg = f"kl_loss is rising over the last quarter of the window ({number_text(first)} → {number_text(last)}, ×{last / first:.2f})."
     severity = "info"
     detail: dict[str, Any] = {"first": first, "last": last}
     if klw is not None and nll_c is not None:
@@ -155,11 +152,11 @@ def kl_rising(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]
         share = term / abs(nll) if nll else float("inf")
         detail.update(kl_weight=klw, kl_term=term, share_of_nll=share)
         if share < 0.01:
-            msg += (f" With kl_weight {klw:g} its term is {fmt(term)}, {share:.2%} of nll_loss: fine at this weight, "
+            msg += (f" With kl_weight {klw:g} its term is {number_text(term)}, {share:.2%} of nll_loss: fine at this weight, "
                     "the latent is simply using more capacity.")
         else:
             severity = "warning"
-            msg += (f" With kl_weight {klw:g} its term is {fmt(term)}, {share:.1%} of nll_loss: it now shapes "
+            msg += (f" With kl_weight {klw:g} its term is {number_text(term)}, {share:.1%} of nll_loss: it now shapes "
                     "the total loss; consider a smaller kl_weight.")
     return [Alert("kl_rising", severity, msg, int(tail["step"].iloc[-1]), detail)]
 
@@ -177,6 +174,6 @@ def decomposition_mismatch(decomp: pd.DataFrame | None) -> list[Alert]:
     worst = int(np.argmax(np.abs(r[ok])))
     return [Alert("decomposition_mismatch", "warning",
                   f"total_loss ≠ nll + kl_weight·kl + d_weight·disc_factor·g_loss on {bad.mean():.1%} of records "
-                  f"(largest residual {fmt(float(r[ok][worst]))} at step {int(decomp['step'].to_numpy()[ok][worst]):,}):"
+                  f"(largest residual {number_text(float(r[ok][worst]))} at step {int(decomp['step'].to_numpy()[ok][worst]):,}):"
                   " the config's weights may not be the ones the loss used.",
                   int(decomp["step"].to_numpy()[ok][worst]), {"share": float(bad.mean())})]

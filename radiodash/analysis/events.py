@@ -2,16 +2,16 @@
 spikes and stalls — each located by step (and time when the log has it)."""
 from __future__ import annotations
 
-import time as _time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.ndimage import median_filter
 
-from ..model import Snapshot
-from .common import cfg, loss_metrics, number, short
-from .model import DiscSwitch, Event
+from ..model import Snapshot, as_number, config_value
+from ..radiodiff import milestones
+from .common import loss_metrics
+from .results import DiscSwitch, Event
 from .throughput import intervals
 
 SPIKE_Z = 8.0  # robust z-score (MAD units) above the local median
@@ -37,7 +37,7 @@ def launch_events(snap: Snapshot, frame: pd.DataFrame) -> list[Event]:
     for seg in snap.segments:
         detail = {"file": seg.file, "segment": seg.index, "first_step": seg.first_step, "last_step": seg.last_step}
         out.append(Event("launch", seg.first_step, seg.first_time, detail))
-        if seg.resumes_segment is not None or seg.resumed_from_milestone:
+        if seg.is_resume:
             out.append(Event("resume", seg.first_step, seg.first_time,
                              {"segment": seg.index, "file": seg.file, "milestone": seg.resumed_from_milestone,
                               "resumes_segment": seg.resumes_segment}))
@@ -52,11 +52,10 @@ def disc_event(frame: pd.DataFrame, disc: DiscSwitch | None) -> list[Event]:
 
 
 def checkpoint_events(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Event]:
-    save = number(cfg(config, "trainer", "save_and_sample_every"))
+    save = as_number(config_value(config, "trainer", "save_and_sample_every"))
     if not save or not len(frame):
         return []
-    first, last = int(frame["step"].iloc[0]), int(frame["step"].iloc[-1])
-    ks = np.arange(max(1, -(-first // int(save))), last // int(save) + 1)
+    ks = milestones(int(frame["step"].iloc[0]), int(frame["step"].iloc[-1]), int(save))
     return [Event("checkpoint", int(k * save), _time_at(frame, int(k * save)),
                   {"milestone": int(k), "file": f"model-{int(k)}.pt"}) for k in ks]
 
@@ -134,18 +133,5 @@ def stall_events(frame: pd.DataFrame, typical: float | None) -> list[Event]:
     return out
 
 
-def stall_status(snap: Snapshot, now: float | None = None, typical: float | None = None,
-                 finished: bool = False) -> tuple[float | None, float | None, bool]:
-    """(seconds since the last new line, the run's usual interval, stalled?) for a live run."""
-    now = _time.time() if now is None else now
-    since = None if snap.last_data_wall is None else max(0.0, now - snap.last_data_wall)
-    if typical is None:
-        _, d_t, _ = intervals(snap.frame)
-        typical = float(np.median(d_t)) if d_t.size else None
-    limit = stall_threshold(typical)
-    stalled = bool(since is not None and limit is not None and since > limit and not finished)
-    return since, typical, stalled
-
-
 __all__ = ["launch_events", "disc_event", "checkpoint_events", "non_finite_events", "spike_events",
-           "stall_events", "stall_status", "short"]
+           "stall_events", "stall_threshold"]

@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import ruptures as rpt
 
-from .common import col, fmt, short
-from .model import DiscSwitch, Phase
+from .. import radiodiff
+from ..model import metric_column, short_name
+from ..text import number_text
+from .results import DiscSwitch, Phase
 from .stats import frame_stats, slope_per_1k
 
 MAX_POINTS = 240
@@ -17,12 +19,9 @@ MIN_RECORDS = 40
 
 
 def main_metric(frame: pd.DataFrame, metrics: list[str]) -> str | None:
-    for name in ("rec_loss", "loss_simple", "nll_loss", "total_loss"):
-        c = col(frame, name)
-        if c is not None and np.isfinite(frame[c].to_numpy(float)).sum() >= 2:
-            return c
-    losses = [m for m in metrics if "loss" in m]
-    return losses[0] if losses else None
+    """The run's main metric (radiodiff.main_metric) among the columns with at least two finite values."""
+    usable = [m for m in metrics if m in frame.columns and np.isfinite(frame[m].to_numpy(float)).sum() >= 2]
+    return radiodiff.main_metric(usable)
 
 
 def _trend_signal(values: np.ndarray) -> np.ndarray:
@@ -72,17 +71,17 @@ def _trend_word(stats: dict) -> str:
 def describe_change(metric: str, st: dict) -> str:
     first, last = st.get("first"), st.get("last")
     if first is None or last is None:
-        return f"{short(metric)}: no finite values"
-    name = short(metric)
+        return f"{short_name(metric)}: no finite values"
+    name = short_name(metric)
     rel = st.get("rel_change")
     if rel is None:
-        return f"{name} went {fmt(first)} → {fmt(last)} (changes sign: no percentage)"
+        return f"{name} went {number_text(first)} → {number_text(last)} (changes sign: no percentage)"
     if last >= first:
         ratio = last / first if first else None
         if ratio is not None and ratio >= 2:
-            return f"{name} rose {ratio:.1f}× ({fmt(first)} → {fmt(last)})"
-        return f"{name} rose {rel:.0%} ({fmt(first)} → {fmt(last)})"
-    return f"{name} fell {-rel:.0%} ({fmt(first)} → {fmt(last)})"
+            return f"{name} rose {ratio:.1f}× ({number_text(first)} → {number_text(last)})"
+        return f"{name} rose {rel:.0%} ({number_text(first)} → {number_text(last)})"
+    return f"{name} fell {-rel:.0%} ({number_text(first)} → {number_text(last)})"
 
 
 def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None,
@@ -107,7 +106,7 @@ def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None,
         if main is not None and b - a >= MIN_RECORDS:
             cuts.extend(a + c for c in change_points(frame[main].to_numpy(float)[a:b]) if 0 < c < b - a)
     cuts = sorted(set(cuts)) + [steps.size]
-    key = [m for m in (main, col(frame, "kl_loss"), col(frame, "total_loss")) if m is not None]
+    key = [m for m in (main, metric_column(frame, "kl_loss"), metric_column(frame, "total_loss")) if m is not None]
     key = list(dict.fromkeys(key))
     phases: list[Phase] = []
     per_phase: dict[str, dict[str, dict]] = {}

@@ -6,30 +6,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .common import cfg, col, number
-from .model import DiscSwitch
+from ..model import as_number, config_value, metric_column
+from ..radiodiff import lr_factor
+from .results import DiscSwitch
 
 LR_PRINT_STEP = 1e-5  # values are printed with 5 decimals: below 5e-6 they read 0.00000
 
 
-def lr_factor(step: np.ndarray, total: float, min_lr: float) -> np.ndarray:
-    """The trainers' LambdaLR factor: max((1 - it/total) ** 0.95, min_lr)."""
-    base = np.clip(1.0 - np.asarray(step, float) / total, 0.0, None) ** 0.95
-    return np.maximum(base, min_lr)
-
-
 def reconstruct_lr(config: dict[str, Any] | None, steps: np.ndarray) -> np.ndarray | None:
     """The learning rate the optimizer used at each step (None when the config lacks the schedule)."""
-    lr = number(cfg(config, "trainer", "lr"))
-    total = number(cfg(config, "trainer", "train_num_steps"))
-    min_lr = number(cfg(config, "trainer", "min_lr"))
+    lr = as_number(config_value(config, "trainer", "lr"))
+    total = as_number(config_value(config, "trainer", "train_num_steps"))
+    min_lr = as_number(config_value(config, "trainer", "min_lr"))
     if lr is None or not total:
         return None
     return lr * lr_factor(steps, total, 0.0 if min_lr is None else min_lr)
 
 
 def lr_table(frame: pd.DataFrame, config: dict[str, Any] | None) -> pd.DataFrame | None:
-    c = col(frame, "lr")
+    c = metric_column(frame, "lr")
     rec = reconstruct_lr(config, frame["step"].to_numpy())
     if c is None and rec is None:
         return None
@@ -40,9 +35,9 @@ def lr_table(frame: pd.DataFrame, config: dict[str, Any] | None) -> pd.DataFrame
 
 def discriminator_switch(frame: pd.DataFrame, config: dict[str, Any] | None) -> DiscSwitch | None:
     """Where `disc_factor` first becomes non-zero, bracketed by the last logged step before it."""
-    c = col(frame, "disc_factor")
-    configured = cfg(config, "model", "lossconfig", "disc_start")
-    configured = int(configured) if number(configured) is not None else None
+    c = metric_column(frame, "disc_factor")
+    configured = config_value(config, "model", "lossconfig", "disc_start")
+    configured = int(configured) if as_number(configured) is not None else None
     if c is None:
         return None if configured is None else DiscSwitch(configured, None, None)
     df = frame[c].to_numpy()
@@ -58,8 +53,8 @@ def discriminator_switch(frame: pd.DataFrame, config: dict[str, Any] | None) -> 
 
 def decompose(frame: pd.DataFrame, config: dict[str, Any] | None) -> pd.DataFrame | None:
     """total = nll + kl_weight·kl + d_weight·disc_factor·g_loss, term by term, and what is left over."""
-    names = {n: col(frame, n) for n in ("total_loss", "nll_loss", "kl_loss", "d_weight", "disc_factor", "g_loss")}
-    klw = number(cfg(config, "model", "lossconfig", "kl_weight"))
+    names = {n: metric_column(frame, n) for n in ("total_loss", "nll_loss", "kl_loss", "d_weight", "disc_factor", "g_loss")}
+    klw = as_number(config_value(config, "model", "lossconfig", "kl_weight"))
     if any(v is None for v in names.values()) or klw is None:
         return None
     v = {n: frame[c].to_numpy(float) for n, c in names.items()}

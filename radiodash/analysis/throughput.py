@@ -6,8 +6,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .common import cfg, number, seconds
-from .model import Throughput
+from ..model import as_number, config_value
+from .common import seconds
+from .results import Throughput
 
 
 def intervals(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -27,10 +28,10 @@ def intervals(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def throughput(frame: pd.DataFrame, config: dict[str, Any] | None, total_steps: int | None,
                lines_per_step: int) -> Throughput:
     latest = int(frame["step"].iloc[-1]) if len(frame) else None
-    total = number(cfg(config, "trainer", "train_num_steps")) or total_steps
+    total = as_number(config_value(config, "trainer", "train_num_steps")) or total_steps
     total = int(total) if total else None
-    save = number(cfg(config, "trainer", "save_and_sample_every"))
-    log_freq = number(cfg(config, "trainer", "log_freq"))
+    save = as_number(config_value(config, "trainer", "save_and_sample_every"))
+    log_freq = as_number(config_value(config, "trainer", "log_freq"))
     d_step, d_t, _ = intervals(frame)
     active = float(d_t.sum()) if d_t.size else None
     sph = float(d_step.sum() / d_t.sum() * 3600) if d_t.size and d_t.sum() > 0 else None

@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from ..radiodiff import is_launch_file
 from ..simulate import SimConfig, write_run
 
 DEMO_RATE = 5.0  # step lines per second
@@ -26,7 +27,7 @@ class Demo:
         self.thread.start()
         # the first page lists the runs under the root: let the writer create its launch file first
         deadline = time.monotonic() + 3.0
-        while not any(self.first.glob("*_.log")) and time.monotonic() < deadline:
+        while not any(is_launch_file(p.name) for p in self.first.iterdir()) and time.monotonic() < deadline:
             time.sleep(0.02)
 
     def _loop(self) -> None:

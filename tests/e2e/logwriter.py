@@ -1,4 +1,4 @@
-"""RadioDiff-format log lines for the browser tests (the real layout of FORMATS.md)."""
+"""RadioDiff-format log lines for the browser tests (the real layout, docs/log-format.md)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -1,4 +1,4 @@
-"""What a user sees, in a real browser against a real `streamlit run` server (issues 3 and 4)."""
+"""What a user sees, in a real browser against a real `streamlit run` server."""
 from __future__ import annotations
 
 import re

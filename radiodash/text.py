@@ -1,7 +1,9 @@
-"""Plain-text helpers for the pages (no Streamlit): ages, durations, markdown escaping."""
+"""Plain-text formatting for every layer (no Streamlit): numbers, ages, durations, markdown escaping."""
 from __future__ import annotations
 
 import re
+
+import numpy as np
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -44,3 +46,17 @@ def duration(seconds: float | None) -> str:
 
 def rate(steps_per_hour: float | None) -> str:
     return "—" if steps_per_hour is None else f"{steps_per_hour:,.0f}"
+
+
+def number_text(x: float | None, unit: str = "") -> str:
+    """A number for a sentence: 4 significant digits, thousands separators for big values."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    ax = abs(x)
+    if ax >= 1000:
+        s = f"{x:,.0f}"
+    elif ax >= 1 or ax == 0:
+        s = f"{x:.4g}"
+    else:
+        s = f"{x:.3g}"
+    return s + unit

@@ -16,7 +16,7 @@ from ..run import Run
 from .demo import Demo
 from .registry import Registry
 from .settings import Settings, parse
-from ..fmt import age, md_escape
+from ..text import age, md_escape
 
 log = logging.getLogger("radiodash.ui")
 
