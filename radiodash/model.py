@@ -79,7 +79,10 @@ class Snapshot:
     notices: tuple[str, ...]  # truncations, replacements, skipped long lines…, with file and place
     lines_read: int
     bytes_read: int
-    last_data_wall: float | None  # time.time() when new bytes last arrived (for "last line N s ago")
+    # when the run's files were last written, from the filesystem (epoch seconds of the newest
+    # mtime), as of `read_time` (epoch seconds of the last read): never the time the server read them
+    last_write_time: float | None
+    read_time: float | None
     files: tuple[str, ...] = field(default=())
     # the log line (1-based, in its file) of each row's first line: `lines` for `frame`, `raw_lines`
     # for `raw`. Not in DataFrame.attrs: pandas deep-copies attrs on every column access.

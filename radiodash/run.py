@@ -63,6 +63,7 @@ class Run:
                     added += new
                     lines += parsed.lines
                 ev.counted = lines  # the source numbers the next lines without a second pass
+            self.store.note_read(self.source.mtimes)
             return added
 
     def _presize(self, parsed: ParsedChunk, rows: int) -> None:

@@ -140,7 +140,8 @@ class RunStore:
         self.notices: list[str] = []
         self.lines_read = 0
         self.bytes_read = 0
-        self.last_data_wall: float | None = None
+        self.file_mtimes: dict[str, float] = {}
+        self.read_time: float | None = None
         self.files: list[str] = []
         self._snap: Snapshot | None = None
 
@@ -149,6 +150,15 @@ class RunStore:
     def reserve(self, rows: int) -> None:
         with self.lock:
             self.train.reserve(rows)
+
+    def note_read(self, mtimes: dict[str, float], when: float | None = None) -> None:
+        """The files' modification times as just seen, and when: the basis of "last written"."""
+        with self.lock:
+            changed = mtimes != self.file_mtimes
+            self.file_mtimes = dict(mtimes)
+            self.read_time = _time.time() if when is None else when
+            if changed:
+                self.version += 1
 
     def add_notice(self, message: str) -> None:
         with self.lock:
@@ -198,7 +208,6 @@ class RunStore:
                 self.files.append(chunk.file)
             self.lines_read += chunk.lines
             self.bytes_read += nbytes
-            self.last_data_wall = _time.time()
             self.problem_count += chunk.problem_count
             self.problems.extend(chunk.problems[: max(0, MAX_PROBLEMS - len(self.problems))])
             self.other_lines += chunk.other_lines
@@ -375,7 +384,8 @@ class RunStore:
                 segments=segments, nonfinite=nonfinite, problems=tuple(self.problems),
                 problem_count=self.problem_count, other_lines=self.other_lines,
                 other_examples=tuple(self.other_examples), notices=tuple(self.notices),
-                lines_read=self.lines_read, bytes_read=self.bytes_read, last_data_wall=self.last_data_wall,
+                lines_read=self.lines_read, bytes_read=self.bytes_read,
+                last_write_time=max(self.file_mtimes.values(), default=None), read_time=self.read_time,
                 files=tuple(self.files), raw_lines=cols["line"],
                 lines=cols["line"] if kept is None else cols["line"][kept],
             )

@@ -74,6 +74,7 @@ class FileTail:
         self.existed = False  # at the last read
         self.seen = False  # ever
         self.bytes_read = 0
+        self.mtime: float | None = None  # st_mtime at the last read
 
     def _reset(self) -> None:
         self.offset = 0
@@ -100,6 +101,7 @@ class FileTail:
             if stat.S_ISDIR(st.st_mode):  # the path became a folder: LogSource follows its files instead
                 return
             ident = (st.st_dev, st.st_ino)
+            self.mtime = st.st_mtime
             if not self.existed:
                 if self.seen:  # deleted earlier, now back
                     yield Notice(self.path, "created", None, f"{self.name} appeared again; reading it from the start")
@@ -274,6 +276,12 @@ class LogSource:
     @property
     def watch_dirs(self) -> list[str]:
         return [self.path] if self.is_folder else [os.path.dirname(self.path)]
+
+    @property
+    def mtimes(self) -> dict[str, float]:
+        """Modification time of each file that existed at its last read."""
+        with self._lock:
+            return {f: t.mtime for f, t in self._tails.items() if t.existed and t.mtime is not None}
 
     @property
     def bytes_read(self) -> int:

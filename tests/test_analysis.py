@@ -142,11 +142,11 @@ def test_stall_inside_a_launch(tmp_path):
 
 def test_stalled_now_uses_the_last_new_bytes(tmp_path):
     snap, _ = analysis_of(tmp_path, config_line() + step_lines())
-    since, usual, stalled = stall_status(snap, now=snap.last_data_wall + 30)
+    since, usual, stalled = stall_status(snap, now=snap.last_write_time + 30)
     assert (since, usual, stalled) == (30, 10, False)
-    since, usual, stalled = stall_status(snap, now=snap.last_data_wall + 3600)
+    since, usual, stalled = stall_status(snap, now=snap.last_write_time + 3600)
     assert stalled and since == 3600
-    a = analyze(snap, now=snap.last_data_wall + 3600)
+    a = analyze(snap, now=snap.last_write_time + 3600)
     assert "stalled" in codes(a)
 
 
@@ -156,13 +156,13 @@ def test_live_header_takes_numbers_from_the_fresh_snapshot_and_alerts_from_the_b
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     older, basis = analysis_of(tmp_path / "a", config_line() + step_lines(rows=ROWS[:4]))
     fresh, whole = analysis_of(tmp_path / "b", config_line() + step_lines())
-    tp, alerts, (since, usual, stalled) = live_header(fresh, basis, now=fresh.last_data_wall + 3600)
+    tp, alerts, (since, usual, stalled) = live_header(fresh, basis, now=fresh.last_write_time + 3600)
     assert tp == whole.throughput and tp.latest_step == 600  # not 300, the basis's last step
     assert tp.steps_per_hour == pytest.approx(600 / 60 * 3600)  # 600 steps in 60 s within one launch
     assert stalled and since == 3600 and usual == 10
     assert [a.code for a in alerts] == ["stalled"] + [a.code for a in basis.alerts if a.code != "stalled"]
-    tp, alerts, (_, _, stalled) = live_header(fresh, analyze(older, now=older.last_data_wall + 3600),
-                                              now=fresh.last_data_wall + 5)
+    tp, alerts, (_, _, stalled) = live_header(fresh, analyze(older, now=older.last_write_time + 3600),
+                                              now=fresh.last_write_time + 5)
     assert not stalled and "stalled" not in {a.code for a in alerts}  # the basis's own stall is not shown
 
 

@@ -54,7 +54,7 @@ def stall_status(snap: Snapshot, now: float | None = None,
     log_freq = as_number(config_value(snap.config, "trainer", "log_freq")) or 1
     finished = latest is not None and total is not None and latest + log_freq >= total
     now = _time.time() if now is None else now
-    since = None if snap.last_data_wall is None else max(0.0, now - snap.last_data_wall)
+    since = None if snap.last_write_time is None else max(0.0, now - snap.last_write_time)
     if typical is None:
         _, d_t, _ = intervals(snap.frame)
         typical = float(np.median(d_t)) if d_t.size else None
