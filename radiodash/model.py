@@ -83,6 +83,8 @@ class Snapshot:
     # mtime), as of `read_time` (epoch seconds of the last read): never the time the server read them
     last_write_time: float | None
     read_time: float | None
+    # set while the run's files cannot be reached (a remote host down): epoch seconds since when
+    unreachable_since: float | None = None
     files: tuple[str, ...] = field(default=())
     # the log line (1-based, in its file) of each row's first line: `lines` for `frame`, `raw_lines`
     # for `raw`. Not in DataFrame.attrs: pandas deep-copies attrs on every column access.
