@@ -49,6 +49,8 @@ class Segment:
     records: int  # step records in this launch (raw, before stitching)
     resumed_from_milestone: int | None = None  # from the config or a "resumed from milestone K" line
     resumes_segment: int | None = None  # index of the earlier segment this one continues
+    completed: bool = False  # the trainer logged its completion message ("training complete")
+    crashed: bool = False  # a traceback followed this launch's lines
 
     @property
     def is_resume(self) -> bool:

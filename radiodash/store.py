@@ -421,7 +421,7 @@ class RunStore:
             index=s.index, file=s.file, header_line=s.header_line, config=cfg, stage=stage_of(cfg, set(s.keys)),
             first_step=s.first_step, last_step=s.last_step,
             first_time=_ts(s.first_ms), last_time=_ts(s.last_ms), total_steps=s.total_steps, records=s.records,
-            resumed_from_milestone=milestone, resumes_segment=resumes,
+            resumed_from_milestone=milestone, resumes_segment=resumes, completed=s.completed, crashed=s.crashed,
         )
 
 

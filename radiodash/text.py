@@ -60,3 +60,32 @@ def number_text(x: float | None, unit: str = "") -> str:
     else:
         s = f"{x:.3g}"
     return s + unit
+
+
+def log_number(x: float | int | None, unit: str = "") -> str:
+    """A figure at the log's precision, for readers who compare it with the log or pick a checkpoint by it.
+
+    The log prints 5 decimals, so rounding 1916.70959 to '1,917' loses what the researcher reads:
+    2 decimals with thousands separators for |x| ≥ 1 ('1,916.71'), 4 significant digits below
+    ('0.02765', '2.090e-06'); '—' when unknown; nan and ±inf as the log writes them.
+    """
+    if x is None:
+        return "—"
+    v = float(x)
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    if v == 0:
+        return "0" + unit
+    s = f"{v:,.2f}" if abs(v) >= 1 else f"{v:#.4g}"
+    return s + unit
+
+
+def percent_text(share: float) -> str:
+    """A share as a percentage that never reads 0.00 % for a small non-zero share: '12.3%', '0.0066%'."""
+    if share != share:
+        return "n/a"
+    if share != 0 and abs(share) < 0.01:
+        return f"{100 * share:.2g}%"
+    return f"{share:.1%}"

@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
 
 from radiodash import open_run
-from radiodash.analysis import analyze, stall_status
+from radiodash.analysis import analyze
 from radiodash.simulate import SimConfig, render
 from runcheck import parse_files
 
@@ -140,14 +141,13 @@ def test_stall_inside_a_launch(tmp_path):
     assert a.throughput.steps_per_hour == pytest.approx(600 / 960 * 3600)
 
 
-def test_stalled_now_uses_the_last_new_bytes(tmp_path):
-    snap, _ = analysis_of(tmp_path, config_line() + step_lines())
-    since, usual, stalled = stall_status(snap, now=snap.last_write_time + 30)
-    assert (since, usual, stalled) == (30, 10, False)
-    since, usual, stalled = stall_status(snap, now=snap.last_write_time + 3600)
-    assert stalled and since == 3600
-    a = analyze(snap, now=snap.last_write_time + 3600)
-    assert "stalled" in codes(a)
+def test_stalled_now_uses_the_files_mtime(tmp_path):
+    snap, _ = analysis_of(tmp_path, config_line() + step_lines())  # steps 0-600 of 1,000: unfinished
+    a = analyze(snap, now=snap.last_write_time + 30)
+    assert a.run_state.state == "live" and a.run_state.silent_seconds == 30 and "stalled" not in codes(a)
+    a = analyze(snap, now=snap.last_write_time + 3600)  # 10 s usual interval: the stall limit is 100 s
+    assert a.run_state.state == "stalled" and a.run_state.silent_seconds == 3600
+    assert "stalled" in codes(a) and a.to_json()["state"] == "stalled"
 
 
 def test_live_header_takes_numbers_from_the_fresh_snapshot_and_alerts_from_the_basis(tmp_path):
@@ -156,27 +156,33 @@ def test_live_header_takes_numbers_from_the_fresh_snapshot_and_alerts_from_the_b
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     older, basis = analysis_of(tmp_path / "a", config_line() + step_lines(rows=ROWS[:4]))
     fresh, whole = analysis_of(tmp_path / "b", config_line() + step_lines())
-    tp, alerts, (since, usual, stalled) = live_header(fresh, basis, now=fresh.last_write_time + 3600)
-    assert tp == whole.throughput and tp.latest_step == 600  # not 300, the basis's last step
+    head = live_header(fresh, basis, now=fresh.last_write_time + 3600)
+    tp, alerts, (since, usual, stalled) = head  # the shape the live page unpacks
+    assert tp.latest_step == 600  # not 300, the basis's last step
     assert tp.steps_per_hour == pytest.approx(600 / 60 * 3600)  # 600 steps in 60 s within one launch
-    assert stalled and since == 3600 and usual == 10
+    assert stalled and since == 3600 and usual == 10 and head.state.state == "stalled"
+    assert tp.eta_seconds is None and whole.throughput.eta_seconds == pytest.approx(40)  # no ETA for a stalled run
     assert [a.code for a in alerts] == ["stalled"] + [a.code for a in basis.alerts if a.code != "stalled"]
-    tp, alerts, (_, _, stalled) = live_header(fresh, analyze(older, now=older.last_write_time + 3600),
-                                              now=fresh.last_write_time + 5)
+    head = live_header(fresh, analyze(older, now=older.last_write_time + 3600), now=fresh.last_write_time + 5)
+    tp, alerts, (_, _, stalled) = head
     assert not stalled and "stalled" not in {a.code for a in alerts}  # the basis's own stall is not shown
+    assert head.state.state == "live" and tp == whole.throughput  # live: ETA and next checkpoint shown
 
 
 def test_window_restricts_everything(tmp_path):
     _, a = analysis_of(tmp_path, config_line() + step_lines(), from_step=100, until_step=300)
     assert a.records == 3 and a.stats["train/rec_loss"]["mean"] == pytest.approx(0.35)
-    assert a.disc.first_on_step is None and a.steps == {"first": 100, "last": 300, "total": 1000}
+    assert a.disc.first_on_step is None
+    assert {k: a.steps[k] for k in ("first", "last", "total")} == {"first": 100, "last": 300, "total": 1000}
+    assert (a.steps["first_time"], a.steps["last_time"]) == (pd.Timestamp("2025-08-15 20:00:10"),
+                                                             pd.Timestamp("2025-08-15 20:00:30"))
 
 
 def test_json_has_the_documented_keys(tmp_path):
     _, a = analysis_of(tmp_path, config_line() + step_lines())
     j = json.loads(json.dumps(a.to_json(), allow_nan=False))
     assert {"records", "steps", "segments", "config", "throughput", "phases", "events", "alerts", "stats"} <= set(j)
-    assert set(j["steps"]) == {"first", "last", "total"}
+    assert set(j["steps"]) == {"first", "last", "total", "first_time", "last_time"}
     assert {"file", "first_step", "last_step", "resumed_from_milestone"} <= set(j["segments"][0])
     assert {"steps_per_hour", "eta_seconds"} <= set(j["throughput"])
     assert {"name", "start_step", "end_step"} <= set(j["phases"][0])

@@ -2,15 +2,14 @@
 throughput, loss decomposition, learning-rate reconstruction), cached by (run, version, window)."""
 from __future__ import annotations
 
-import time as _time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..cache import LRU
-from ..model import Snapshot
+from ..model import Segment, Snapshot
 from . import alerts as _alerts
 from . import events as _events
 from ..model import as_number, config_value, metric_column
@@ -19,14 +18,16 @@ from .results import Alert, Analysis, DiscSwitch, Event, Phase, Throughput, json
 from .phases import split as _split_phases
 from .schedule import decompose, discriminator_switch, lr_table, reconstruct_lr
 from .stats import frame_stats, series_stats
-from .throughput import intervals, throughput as _throughput
+from .state import STOPPED_AFTER_SECONDS, RunState, run_state, usual_interval
+from .throughput import log_span, throughput as _throughput, timing_rows
 
-__all__ = ["analyze", "live_header", "Analysis", "Event", "Phase", "Alert", "DiscSwitch", "Throughput", "reconstruct_lr",
-           "discriminator_switch", "decompose", "stall_status", "steps_per_hour", "lr_factor", "window",
-           "jsonable", "series_stats"]
+__all__ = ["analyze", "live_header", "LiveHeader", "Analysis", "Event", "Phase", "Alert", "DiscSwitch", "Throughput",
+           "RunState", "run_state", "reconstruct_lr", "discriminator_switch", "decompose", "steps_per_hour",
+           "lr_factor", "window", "jsonable", "series_stats"]
 
 # holds the snapshot with its analysis: the id(snap) in the key stays unique while the entry lives
 _ANALYSES: LRU[tuple[Snapshot, Analysis]] = LRU(64)
+_USUAL: LRU[tuple[Snapshot, float | None]] = LRU(64)
 
 
 def window(frame: pd.DataFrame, from_step: int | None, until_step: int | None) -> pd.DataFrame:
@@ -45,51 +46,56 @@ def steps_per_hour(frame: pd.DataFrame) -> float | None:
     return _throughput(frame, None, None, 1).steps_per_hour
 
 
-def stall_status(snap: Snapshot, now: float | None = None,
-                 typical: float | None = None) -> tuple[float | None, float | None, bool]:
-    """(seconds since the last new line, usual interval, stalled?) — cheap enough for every live rerun."""
-    latest = int(snap.frame["step"].iloc[-1]) if len(snap.frame) else None
-    total = as_number(config_value(snap.config, "trainer", "train_num_steps")) or (
-        snap.segments[-1].total_steps if snap.segments else None)
-    log_freq = as_number(config_value(snap.config, "trainer", "log_freq")) or 1
-    finished = latest is not None and total is not None and latest + log_freq >= total
-    now = _time.time() if now is None else now
-    since = None if snap.last_write_time is None else max(0.0, now - snap.last_write_time)
-    if typical is None:
-        _, d_t, _ = intervals(snap.frame)
-        typical = float(np.median(d_t)) if d_t.size else None
-    limit = _events.stall_threshold(typical)
-    stalled = bool(since is not None and limit is not None and since > limit and not finished)
-    return since, typical, stalled
-
-
 def analyze(snap: Snapshot, from_step: int | None = None, until_step: int | None = None,
-            now: float | None = None) -> Analysis:
-    """The analysis of a snapshot (cached per run version and window); the `stalled` alert uses `now`."""
+            now: float | None = None, *, stopped_after: float = STOPPED_AFTER_SECONDS) -> Analysis:
+    """The analysis of a snapshot (cached per run version and window) with the run's state as of `now`
+    (epoch seconds, default the clock); the state's alerts (stalled, stopped) when the window reaches
+    the latest step."""
     key = (id(snap), snap.path, snap.version, from_step, until_step)
     core = _ANALYSES.get_or_build(key, lambda: (snap, _analyze(snap, from_step, until_step)))[1]
-    if until_step is not None:
-        return core
-    since, typical, stalled = stall_status(snap, now, core.throughput.typical_interval_seconds)
-    extra = _alerts.stalled(since, typical, stalled, core.throughput.latest_step)
-    if not extra:
-        return core
-    return replace(core, alerts=[*extra, *core.alerts])
+    if from_step is None and until_step is None:
+        usual = core.throughput.typical_interval_seconds
+    else:  # the usual interval of the whole run, not of the window
+        usual = _USUAL.get_or_build((id(snap), snap.path, snap.version), lambda: (snap, usual_interval(snap)))[1]
+    state = run_state(snap, now, stopped_after=stopped_after, usual=usual)
+    extra = _alerts.from_state(state, core.throughput.latest_step) if until_step is None else []
+    return replace(core, run_state=state, alerts=_alerts.ranked([*extra, *core.alerts]))
 
 
-def live_header(snap: Snapshot, basis: Analysis, now: float | None = None
-                ) -> tuple[Throughput, list[Alert], tuple[float | None, float | None, bool]]:
-    """What a live header shows every second: throughput and staleness of `snap` (cheap), and the
-    other alerts from `basis`, the analysis of a recent snapshot of the same run.
+@dataclass(frozen=True)
+class LiveHeader:
+    """What a live header shows every second: throughput (ETA and next checkpoint only while the run is
+    live), the alerts, and the run's state.
+
+    Iterating gives `(throughput, alerts, (silent seconds, usual interval, stalled or stopped))`, the
+    shape the live page unpacks today.
+    """
+
+    throughput: Throughput
+    alerts: list[Alert]
+    state: RunState
+
+    def __iter__(self):
+        s = self.state
+        return iter((self.throughput, self.alerts,
+                     (s.silent_seconds, s.usual_interval_seconds, s.state in ("stalled", "stopped"))))
+
+
+def live_header(snap: Snapshot, basis: Analysis, now: float | None = None, *,
+                stopped_after: float = STOPPED_AFTER_SECONDS) -> LiveHeader:
+    """Throughput and state of `snap` (cheap), and the other alerts from `basis`, the analysis of a
+    recent snapshot of the same run.
 
     Why: the full analysis (change points, spikes, statistics) of every 1 s snapshot cost each
     run a busy core with a dozen viewers; the charts' 3 s analysis is shared by all of them.
     """
     total_steps = snap.segments[-1].total_steps if snap.segments else None
-    tp = _throughput(snap.frame, snap.config, total_steps, _lines_per_step(snap.frame, snap.config))
-    since, typical, is_stalled = stall_status(snap, now, tp.typical_interval_seconds)
-    alerts = [a for a in basis.alerts if a.code != "stalled"]
-    return tp, [*_alerts.stalled(since, typical, is_stalled, tp.latest_step), *alerts], (since, typical, is_stalled)
+    tp = _throughput(snap.frame, snap.config, total_steps, _lines_per_step(snap.frame, snap.config), snap.raw)
+    state = run_state(snap, now, stopped_after=stopped_after, usual=tp.typical_interval_seconds)
+    if not state.show_eta:  # a finished, stalled or stopped run has no ETA ("ETA 18 s" long after the end)
+        tp = replace(tp, eta_seconds=None, next_checkpoint_step=None, eta_next_checkpoint_seconds=None)
+    alerts = [a for a in basis.alerts if a.code not in ("stalled", "stopped")]
+    return LiveHeader(tp, _alerts.ranked([*_alerts.from_state(state, tp.latest_step), *alerts]), state)
 
 
 def _lines_per_step(frame: pd.DataFrame, config: dict[str, Any] | None) -> int:
@@ -105,11 +111,14 @@ def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None) -> A
     stage = next((s.stage for s in reversed(snap.segments) if s.stage), None)
     disc = discriminator_switch(frame, config) if stage != "diffusion" else None
     total_steps = snap.segments[-1].total_steps if snap.segments else None
-    tp = _throughput(frame, config, total_steps, _lines_per_step(frame, config))
+    timing = timing_rows(snap.raw, from_step, until_step)
+    tp = _throughput(frame, config, total_steps, _lines_per_step(frame, config), timing)
     decomp = decompose(frame, config) if stage != "diffusion" else None
     lr = lr_table(frame, config)
 
     events: list[Event] = _events.launch_events(snap, frame)
+    events += _events.config_events(snap)
+    events += _events.superseded_events(snap, from_step, until_step)
     events += _events.disc_event(frame, disc)
     events += _events.checkpoint_events(frame, config)
     events += _events.non_finite_events(snap, frame)
@@ -120,7 +129,7 @@ def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None) -> A
     events += _events.stall_events(frame, tp.typical_interval_seconds)
     events.sort(key=lambda e: (e.step if e.step is not None else -1, e.kind))
 
-    phases, phase_stats = _split_phases(frame, metrics, disc, stage)
+    phases, phase_stats = _split_phases(frame, metrics, disc, stage, config)
 
     alerts: list[Alert] = []
     alerts += _alerts.from_events(events)
@@ -130,21 +139,53 @@ def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None) -> A
     alerts += _alerts.total_loss_driven_by_adversarial_term(decomp, disc)
     alerts += _alerts.kl_rising(frame, config)
     alerts += _alerts.decomposition_mismatch(decomp)
-    order = {"error": 0, "warning": 1, "info": 2}
-    alerts.sort(key=lambda a: order.get(a.severity, 3))
+    alerts = _alerts.ranked(alerts)
 
-    segments = [{"index": s.index, "file": s.file, "first_step": s.first_step, "last_step": s.last_step,
-                 "first_time": s.first_time, "last_time": s.last_time, "records": s.records,
-                 "resumed_from_milestone": s.resumed_from_milestone, "resumes_segment": s.resumes_segment,
-                 "stage": s.stage} for s in snap.segments]
+    segments = _segments(snap, timing, frame)
+    first_t, last_t = log_span(timing)
     steps = {"first": int(frame["step"].iloc[0]) if len(frame) else None,
              "last": int(frame["step"].iloc[-1]) if len(frame) else None,
-             "total": tp.total_steps}
+             "total": tp.total_steps, "first_time": first_t, "last_time": last_t}
     return Analysis(stage=stage, records=len(frame), window=(from_step, until_step), events=events,
                     phases=phases, alerts=alerts, stats=frame_stats(frame, metrics), phase_stats=phase_stats,
                     throughput=tp, disc=disc, lr=lr, decomposition=decomp,
                     checkpoints=_checkpoint_table(frame, config, metrics), segments=segments, config=config,
                     steps=steps)
+
+
+def start_checkpoint(seg: Segment) -> str | None:
+    """What a launch started from: the milestone it resumed (model-K.pt), else a checkpoint its config
+    names (finetune.ckpt_path, model.ckpt_path); None: from scratch (as far as the log says)."""
+    if seg.resumed_from_milestone:
+        return f"model-{seg.resumed_from_milestone}.pt"
+    for path in (("finetune", "ckpt_path"), ("model", "ckpt_path"), ("trainer", "ckpt_path")):
+        value = config_value(seg.config, *path)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _segments(snap: Snapshot, timing: pd.DataFrame, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Every launch, whole (as logged) and within the window: its records there, raw and kept."""
+    raw_seg = timing["segment"].to_numpy()
+    raw_steps = timing["step"].to_numpy()
+    kept = np.bincount(frame["segment"].to_numpy(), minlength=len(snap.segments)) if len(frame) else None
+    out = []
+    for s in snap.segments:
+        mine = raw_steps[raw_seg == s.index]
+        out.append({
+            "index": s.index, "file": s.file, "first_step": s.first_step, "last_step": s.last_step,
+            "first_time": s.first_time, "last_time": s.last_time, "records": s.records,
+            "total_steps": s.total_steps,
+            "train_num_steps": as_number(config_value(s.config, "trainer", "train_num_steps")),
+            "resumed_from_milestone": s.resumed_from_milestone, "resumes_segment": s.resumes_segment,
+            "start_checkpoint": start_checkpoint(s), "completed": s.completed, "crashed": s.crashed,
+            "stage": s.stage,
+            "window_records": int(mine.size), "window_first_step": int(mine.min()) if mine.size else None,
+            "window_last_step": int(mine.max()) if mine.size else None,
+            "window_records_kept": int(kept[s.index]) if kept is not None and s.index < kept.size else 0,
+        })
+    return out
 
 
 def _checkpoint_table(frame: pd.DataFrame, config: dict[str, Any] | None, metrics: list[str]) -> pd.DataFrame:

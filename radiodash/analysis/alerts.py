@@ -1,15 +1,43 @@
 """Health alerts: stable codes, a severity, and a message that says what to do."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..model import as_number, config_value, metric_column
-from ..text import number_text
+from ..text import log_number, percent_text
 from .results import Alert, DiscSwitch, Event
 from ..radiodiff import d_weight_clamp, lr_factor, share_at_clamp
+
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+#: What to do about an alert (code, severity), one sentence each: the report's "What to do" list.
+ACTIONS = {
+    ("non_finite_loss", "error"): "Resume from the last checkpoint before the first non-finite step with a lower "
+                                  "learning rate, or check AMP/fp16 overflow.",
+    ("loss_spike", "warning"): "Look at the batches around the spike steps (a corrupt or extreme sample).",
+    ("stalled", "warning"): "Check that the trainer process and its GPU are alive.",
+    ("stopped", "warning"): "Resume the run from its last checkpoint if it should go on.",
+    ("d_weight_at_clamp", "warning"): "Check the gradient norms of nll_loss and g_loss, or lower disc_weight.",
+    ("discriminator_never_updated", "warning"): "Set gradient_accumulate_every: 2 so that the discriminator's "
+                                                "optimizer steps.",
+    ("kl_rising", "warning"): "Consider a smaller kl_weight.",
+    ("decomposition_mismatch", "warning"): "Check that the config's kl_weight and disc_weight are the ones the loss "
+                                           "used, and whether the loss has a term the log does not print.",
+    ("total_loss_driven_by_adversarial_term", "info"): "Judge reconstruction by rec_loss and nll_loss, not by "
+                                                       "total_loss.",
+}
+
+
+def ranked(alerts: list[Alert]) -> list[Alert]:
+    """Errors first, then warnings, then information, each with its action (stable within a severity)."""
+    out = [a if a.action or (a.code, a.severity) not in ACTIONS else replace(a, action=ACTIONS[(a.code, a.severity)])
+           for a in alerts]
+    return sorted(out, key=lambda a: SEVERITY_ORDER.get(a.severity, 3))
 
 
 def lr_below_log_precision(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]:
@@ -94,10 +122,10 @@ def total_loss_driven_by_adversarial_term(decomp: pd.DataFrame | None, disc: Dis
     if s is None or s["share"] <= 0.5:
         return []
     return [Alert("total_loss_driven_by_adversarial_term", "info",
-                  f"total_loss fell by {number_text(s['drop'])} on average after the discriminator switched on at step "
+                  f"total_loss fell by {log_number(s['drop'])} on average after the discriminator switched on at step "
                   f"{disc.first_on_step:,}; {min(s['share'], 9.99):.0%} of that fall is the adversarial term "
-                  f"d_weight·disc_factor·g_loss ({number_text(s['adv_change'])}), while nll_loss changed by "
-                  f"{number_text(s['nll_change'])}. Judge reconstruction by rec_loss / nll_loss, not by total_loss.",
+                  f"d_weight·disc_factor·g_loss ({log_number(s['adv_change'])}), while nll_loss changed by "
+                  f"{log_number(s['nll_change'])}. Judge reconstruction by rec_loss / nll_loss, not by total_loss.",
                   disc.first_on_step, s)]
 
 
@@ -105,29 +133,36 @@ def from_events(events: list[Event]) -> list[Alert]:
     out = []
     nf = [e for e in events if e.kind == "non_finite"]
     for e in nf:
+        per = e.detail["per_metric"]
+        firsts = e.detail.get("first_step_per_metric", {})
+        named = ", ".join(f"{m} from step {firsts[m]:,}" if m in firsts else m for m in e.detail["metrics"])
         out.append(Alert("non_finite_loss", "error",
-                         f"Non-finite values from step {e.step:,} ({', '.join(e.detail['metrics'])}; "
-                         f"{e.detail['cells']:,} cells in all). The run has diverged: resume from the last checkpoint "
-                         "before that step with a lower learning rate, or check AMP/fp16 overflow.", e.step,
-                         {"metrics": e.detail["metrics"]}))
+                         f"Non-finite values (nan/inf) from step {e.step:,}: {named}; {e.detail['cells']:,} cells in "
+                         f"all ({', '.join(f'{m}: {per[m]:,}' for m in e.detail['metrics'])}). The run has diverged: "
+                         "resume from the last checkpoint before that step with a lower learning rate, or check "
+                         "AMP/fp16 overflow.", e.step, {"metrics": e.detail["metrics"], "per_metric": per}))
     spikes = [e for e in events if e.kind == "spike"]
     if spikes:
         big = max(spikes, key=lambda e: e.detail["ratio"])
         out.append(Alert("loss_spike", "warning",
                          f"{len(spikes)} loss spike(s); the largest: {big.detail['metric']} at step {big.step:,} was "
-                         f"{big.detail['ratio']:.1f}× its local median ({number_text(big.detail['value'])} vs "
-                         f"{number_text(big.detail['local_median'])}). Look at the batch/data around those steps.", big.step,
+                         f"{big.detail['ratio']:.1f}× its local median ({log_number(big.detail['value'])} vs "
+                         f"{log_number(big.detail['local_median'])}). Look at the batch/data around those steps.", big.step,
                          {"count": len(spikes), "steps": [e.step for e in spikes][:20]}))
     return out
 
 
-def stalled(since: float | None, typical: float | None, is_stalled: bool, latest: int | None) -> list[Alert]:
-    if not is_stalled or since is None:
+def from_state(state, latest: int | None) -> list[Alert]:
+    """The state as an alert when it needs action: stalled (silent far past its usual interval) or
+    stopped (silent past the stop threshold, unfinished). A finished or live run raises nothing."""
+    if state is None or state.state not in ("stalled", "stopped"):
         return []
-    return [Alert("stalled", "warning",
-                  f"No new log line for {since / 60:.1f} min although the run is unfinished (usual interval "
-                  f"{number_text(typical)} s, last step {latest:,}): check that the trainer process and its GPU are alive.",
-                  latest, {"seconds_since_last_line": since, "usual_interval_seconds": typical})]
+    detail = {"seconds_since_last_line": state.silent_seconds, "usual_interval_seconds": state.usual_interval_seconds}
+    if state.state == "stalled":
+        return [Alert("stalled", "warning", f"The run is {state.description}; it is unfinished: check that the "
+                      "trainer process and its GPU are alive.", latest, detail)]
+    return [Alert("stopped", "warning", f"The run {state.description} without finishing: it crashed or was "
+                  "killed. Resume it from its last checkpoint if it should go on.", latest, detail)]
 
 
 def kl_rising(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]:
@@ -143,7 +178,8 @@ def kl_rising(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]
     first, last = float(np.median(v[ok][:max(1, ok.sum() // 5)])), float(np.median(v[ok][-max(1, ok.sum() // 5):]))
     if not (first > 0 and last > first * 1.05):
         return []
-    msg = f"kl_loss is rising over the last quarter of the window ({number_text(first)} → {number_text(last)}, ×{last / first:.2f})."
+    msg = (f"kl_loss is rising over the last quarter of the window ({log_number(first)} → {log_number(last)}, "
+           f"×{last / first:.2f}; medians of its first and last fifth).")
     severity = "info"
     detail: dict[str, Any] = {"first": first, "last": last}
     if klw is not None and nll_c is not None:
@@ -152,16 +188,20 @@ def kl_rising(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]
         share = term / abs(nll) if nll else float("inf")
         detail.update(kl_weight=klw, kl_term=term, share_of_nll=share)
         if share < 0.01:
-            msg += (f" With kl_weight {klw:g} its term is {number_text(term)}, {share:.2%} of nll_loss: fine at this weight, "
-                    "the latent is simply using more capacity.")
+            msg += (f" Its loss term is kl_weight × kl_loss = {klw:g} × {log_number(last)} = {log_number(term)}, "
+                    f"{percent_text(share)} of nll_loss ({log_number(nll)}): negligible at this weight; the latent is simply "
+                    "using more capacity.")
         else:
             severity = "warning"
-            msg += (f" With kl_weight {klw:g} its term is {number_text(term)}, {share:.1%} of nll_loss: it now shapes "
-                    "the total loss; consider a smaller kl_weight.")
+            msg += (f" Its loss term is kl_weight × kl_loss = {klw:g} × {log_number(last)} = {log_number(term)}, "
+                    f"{percent_text(share)} of nll_loss ({log_number(nll)}): it now shapes the total loss; consider a smaller "
+                    "kl_weight.")
     return [Alert("kl_rising", severity, msg, int(tail["step"].iloc[-1]), detail)]
 
 
 def decomposition_mismatch(decomp: pd.DataFrame | None) -> list[Alert]:
+    """Records whose total_loss misses its composition by more than print rounding and float32 arithmetic
+    explain (`schedule.decomposition_tolerance`), on more than 1 % of records."""
     if decomp is None or decomp.empty:
         return []
     r = decomp["residual"].to_numpy()
@@ -172,8 +212,11 @@ def decomposition_mismatch(decomp: pd.DataFrame | None) -> list[Alert]:
     if bad.mean() <= 0.01:
         return []
     worst = int(np.argmax(np.abs(r[ok])))
+    step = int(decomp["step"].to_numpy()[ok][worst])
+    tol = float(decomp["tolerance"].to_numpy()[ok][worst])
     return [Alert("decomposition_mismatch", "warning",
-                  f"total_loss ≠ nll + kl_weight·kl + d_weight·disc_factor·g_loss on {bad.mean():.1%} of records "
-                  f"(largest residual {number_text(float(r[ok][worst]))} at step {int(decomp['step'].to_numpy()[ok][worst]):,}):"
-                  " the config's weights may not be the ones the loss used.",
-                  int(decomp["step"].to_numpy()[ok][worst]), {"share": float(bad.mean())})]
+                  f"total_loss ≠ nll_loss + kl_weight·kl_loss + d_weight·disc_factor·g_loss beyond print rounding and "
+                  f"float32 arithmetic on {bad.mean():.1%} of records (largest residual {log_number(float(r[ok][worst]))} "
+                  f"at step {step:,}, where rounding explains at most {log_number(tol)}): the config's kl_weight may "
+                  "not be the one the loss used, or the loss has a term the log does not print.",
+                  step, {"share": float(bad.mean()), "largest_residual": float(r[ok][worst]), "tolerance_there": tol})]

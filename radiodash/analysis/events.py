@@ -10,7 +10,7 @@ from scipy.ndimage import median_filter
 
 from ..model import Snapshot, as_number, config_value
 from ..radiodiff import milestones
-from .common import loss_metrics
+from .common import config_changes, loss_metrics
 from .results import DiscSwitch, Event
 from .throughput import intervals
 
@@ -44,6 +44,56 @@ def launch_events(snap: Snapshot, frame: pd.DataFrame) -> list[Event]:
     return out
 
 
+def config_events(snap: Snapshot) -> list[Event]:
+    """A launch whose config differs from the previous launch's (with a config): the dotted keys changed.
+
+    Why: two launches in one folder may be different experiments (a fine-tune from model-17.pt for
+    5,000 steps, then training from scratch for 80,000); the merged view must say so.
+    """
+    out = []
+    previous = None
+    for seg in snap.segments:
+        if seg.config is None:
+            continue
+        if previous is not None:
+            changed = config_changes(previous.config, seg.config)
+            if changed:
+                out.append(Event("config_changed", seg.first_step, seg.first_time,
+                                 {"file": seg.file, "segment": seg.index, "previous_segment": previous.index,
+                                  "changed": changed}))
+        previous = seg
+    return out
+
+
+def superseded_events(snap: Snapshot, lo: int | None = None, hi: int | None = None) -> list[Event]:
+    """Records of a launch replaced by a later launch that logged the same steps again (a resume from a
+    milestone, or a fresh start): how many, which steps, and by which launch. Within [lo, hi] when given."""
+    raw = snap.raw
+    if not len(raw) or len(snap.segments) < 2:
+        return []
+    steps, seg = raw["step"].to_numpy(), raw["segment"].to_numpy()
+    big = np.iinfo(np.int64).max
+    firsts = np.array([s.first_step if s.first_step is not None else big for s in snap.segments], np.int64)
+    out = []
+    for i, s in enumerate(snap.segments[:-1]):
+        later = firsts[i + 1:]
+        if not later.size or later.min() == big:
+            continue
+        j = i + 1 + int(np.argmin(later))
+        mine = steps[seg == i]
+        gone = mine[mine >= later.min()]
+        if lo is not None:
+            gone = gone[gone >= lo]
+        if hi is not None:
+            gone = gone[gone <= hi]
+        if gone.size:
+            by = snap.segments[j]
+            out.append(Event("superseded", by.first_step, by.first_time,
+                             {"file": s.file, "segment": i, "count": int(gone.size), "from_step": int(gone.min()),
+                              "to_step": int(gone.max()), "by_segment": j, "by_file": by.file}))
+    return out
+
+
 def disc_event(frame: pd.DataFrame, disc: DiscSwitch | None) -> list[Event]:
     if disc is None or disc.first_on_step is None:
         return []
@@ -71,9 +121,12 @@ def non_finite_events(snap: Snapshot, frame: pd.DataFrame) -> list[Event]:
     first = int(nf["step"].min())
     at_first = nf[nf["step"] == first]
     counts = nf.groupby("metric").size().to_dict()
+    # every metric with a non-finite value in the window (g_loss's -inf two steps later counts too)
     return [Event("non_finite", first, _time_at(frame, first),
-                  {"metrics": sorted(at_first["metric"].unique().tolist()), "values": sorted(set(at_first["value"])),
-                   "cells": int(len(nf)), "per_metric": {k: int(v) for k, v in counts.items()}})]
+                  {"metrics": sorted(counts), "metrics_at_first_step": sorted(at_first["metric"].unique().tolist()),
+                   "values": sorted(set(nf["value"])), "cells": int(len(nf)),
+                   "per_metric": {k: int(v) for k, v in counts.items()},
+                   "first_step_per_metric": {k: int(v) for k, v in nf.groupby("metric")["step"].min().items()}})]
 
 
 def spike_events(frame: pd.DataFrame, metrics: list[str], quiet_steps: list[int]) -> list[Event]:
@@ -133,5 +186,5 @@ def stall_events(frame: pd.DataFrame, typical: float | None) -> list[Event]:
     return out
 
 
-__all__ = ["launch_events", "disc_event", "checkpoint_events", "non_finite_events", "spike_events",
+__all__ = ["launch_events", "config_events", "superseded_events", "disc_event", "checkpoint_events", "non_finite_events", "spike_events",
            "stall_events", "stall_threshold"]

@@ -1,21 +1,28 @@
 """The run split into named phases: launch boundaries, the discriminator switch, and change points
 of the loss trend within those (ruptures, continuous piecewise-linear cost on a smoothed,
-downsampled log-loss — at most a few hundred points, so a 1M-step run costs milliseconds)."""
+downsampled log-loss — at most a few hundred points, so a 1M-step run costs milliseconds), each
+kept only when the two phases it makes are long and differ beyond the record-to-record noise."""
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import ruptures as rpt
 
 from .. import radiodiff
-from ..model import metric_column, short_name
-from ..text import number_text
+from ..model import as_number, config_value, metric_column, short_name
+from ..text import log_number, percent_text
 from .results import DiscSwitch, Phase
-from .stats import frame_stats, slope_per_1k
+from .stats import frame_stats, record_noise, slope_per_1k
 
 MAX_POINTS = 240
 MAX_CHANGE_POINTS = 3  # per interval between hard boundaries
-MIN_RECORDS = 40
+MIN_RECORDS = 40  # an interval shorter than this is never split
+MIN_PHASE_RECORDS = 30  # a phase from a change point has at least this many records…
+MIN_PHASE_SHARE = 0.05  # …and this share of its interval
+SHORT_PHASE = 6  # fewer records (a launch boundary next to the switch) tell no trend
+VISIBLE_NOISE = 1.0  # two phases must differ by more than this many record-noise σ
 
 
 def main_metric(frame: pd.DataFrame, metrics: list[str]) -> str | None:
@@ -59,41 +66,110 @@ def change_points(values: np.ndarray) -> list[int]:
     return [min(values.size - 1, b * k) for b in bkps]
 
 
-def _trend_word(stats: dict) -> str:
-    first, last = stats.get("first"), stats.get("last")
-    if first is None or last is None:
-        return "no data"
-    span = abs(first) if first else abs(last) or 1.0
-    rel = (last - first) / span
-    return "falling" if rel < -0.1 else ("rising" if rel > 0.1 else "flat")
+def _signal(values: np.ndarray) -> np.ndarray:
+    """The series as the trend test sees it: log scale when positive (losses fall multiplicatively),
+    non-finite values replaced by the median (a nan record is not a change of trend)."""
+    v = values.astype(float)
+    ok = np.isfinite(v)
+    if not ok.any():
+        return np.zeros(v.size)
+    v = np.where(ok, v, np.median(v[ok]))
+    return np.log(v) if (v > 0).all() else v
 
 
-def describe_change(metric: str, st: dict) -> str:
-    first, last = st.get("first"), st.get("last")
-    if first is None or last is None:
-        return f"{short_name(metric)}: no finite values"
+def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    dx = x - x.mean()
+    sxx = float(dx @ dx)
+    slope = float(dx @ (y - y.mean()) / sxx) if sxx else 0.0
+    return slope, float(y.mean() - slope * x.mean())
+
+
+def split_gap(x: np.ndarray, y: np.ndarray, cut: int) -> float:
+    """How far two lines fitted on each side of `cut` depart from one line fitted on both, at the ends
+    of the two sides (in units of y): the difference a reader could see between the two phases."""
+    s0, c0 = _line(x, y)
+    gaps = []
+    for part in (slice(0, cut), slice(cut, x.size)):
+        xp = x[part]
+        s, c = _line(xp, y[part])
+        for xe in (xp[0], xp[-1]):
+            gaps.append(abs((s * xe + c) - (s0 * xe + c0)))
+    return max(gaps)
+
+
+def kept_cuts(steps: np.ndarray, values: np.ndarray, cuts: list[int], min_len: int) -> list[int]:
+    """The change points worth a phase boundary: both sides at least `min_len` records, and the two
+    sides' trends departing from a single trend by more than the record-to-record noise (and by
+    more than 4 standard errors of a line's end over the shorter side). The weakest cut goes first,
+    until every remaining one holds."""
+    y = _signal(values)
+    sigma = record_noise(y)
+    x = steps.astype(float)
+    cuts = sorted(c for c in set(cuts) if 0 < c < y.size)
+    while cuts:
+        bounds = [0, *cuts, y.size]
+        scores = []
+        for i, c in enumerate(cuts):
+            a, b = bounds[i], bounds[i + 2]
+            shorter = min(c - a, b - c)
+            if shorter < min_len:
+                scores.append(-1.0)
+                continue
+            need = max(VISIBLE_NOISE * sigma, 4 * 2 * sigma / np.sqrt(shorter))
+            gap = split_gap(x[a:b], y[a:b], c - a)
+            scores.append(gap / need if need > 0 else (np.inf if gap > 0 else -1.0))
+        worst = int(np.argmin(scores))
+        if scores[worst] >= 1.0:
+            break
+        cuts.pop(worst)
+    return cuts
+
+
+def describe_change(metric: str, st: dict, kl_context: str = "") -> str:
+    """One metric over a phase, from robust endpoints (medians of its first and last tenth): "fell 46 %",
+    "rose 1.8×", "flat" when the change is within the noise; no percentage across zero."""
     name = short_name(metric)
-    rel = st.get("rel_change")
-    if rel is None:
-        return f"{name} went {number_text(first)} → {number_text(last)} (changes sign: no percentage)"
-    if last >= first:
-        ratio = last / first if first else None
-        if ratio is not None and ratio >= 2:
-            return f"{name} rose {ratio:.1f}× ({number_text(first)} → {number_text(last)})"
-        return f"{name} rose {rel:.0%} ({number_text(first)} → {number_text(last)})"
-    return f"{name} fell {-rel:.0%} ({number_text(first)} → {number_text(last)})"
+    start, end, rel = st.get("start"), st.get("end"), st.get("change_rel")
+    if start is None or end is None:
+        return f"{name}: no finite values"
+    if (st.get("count") or 0) < SHORT_PHASE:
+        return f"{name} {log_number(st.get('mean'))} (mean of {st.get('count')} record(s): too few for a trend)"
+    ends = f"{log_number(start)} → {log_number(end)}"
+    if st.get("trend") == "flat":
+        text = f"{name} flat ({ends}: within the noise)"
+    elif rel is None:
+        text = f"{name} went {ends} (changes sign: no percentage)"
+    elif end > start and start and end / start >= 2:
+        text = f"{name} rose {end / start:.1f}× ({ends})"
+    elif end > start:
+        text = f"{name} rose {rel:.0%} ({ends})"
+    else:
+        text = f"{name} fell {-rel:.0%} ({ends})"
+    return text + kl_context
 
 
-def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None,
-          stage: str | None) -> tuple[list[Phase], dict[str, dict[str, dict]]]:
-    """Phases, and the full statistics of every metric within each phase."""
+def kl_context(klw: float | None, kl: float | None, nll: float | None) -> str:
+    """What settles a KL change: its term in the loss against the NLL (1e-6 × 168,476 = 0.17 against 729)."""
+    if klw is None or kl is None or nll is None or not np.isfinite(kl) or not np.isfinite(nll) or nll == 0:
+        return ""
+    term = klw * kl
+    return (f"; its loss term kl_weight × kl_loss = {klw:g} × {log_number(kl)} = {log_number(term)}, "
+            f"{percent_text(abs(term / nll))} of nll_loss {log_number(nll)}")
+
+
+def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None, stage: str | None,
+          config: dict[str, Any] | None = None) -> tuple[list[Phase], dict[str, dict[str, dict]]]:
+    """Phases, and the full statistics of every metric within each phase.
+
+    Hard boundaries: launches and the discriminator switch. Within them, change points of the main
+    metric's trend, kept only when the phases they make are long and differ beyond the noise.
+    """
     if not len(frame):
         return [], {}
     steps = frame["step"].to_numpy()
     seg = frame["segment"].to_numpy()
     hard = {0}
     hard.update((np.flatnonzero(seg[1:] != seg[:-1]) + 1).tolist())
-    switch_i = None
     if disc is not None and disc.first_on_step is not None:
         switch_i = int(np.searchsorted(steps, disc.first_on_step))
         if 0 < switch_i < steps.size:
@@ -104,10 +180,15 @@ def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None,
     for a, b in zip(bounds, bounds[1:]):
         cuts.append(a)
         if main is not None and b - a >= MIN_RECORDS:
-            cuts.extend(a + c for c in change_points(frame[main].to_numpy(float)[a:b]) if 0 < c < b - a)
+            values = frame[main].to_numpy(float)[a:b]
+            found = [c for c in change_points(values) if 0 < c < b - a]
+            min_len = max(MIN_PHASE_RECORDS, int(np.ceil((b - a) * MIN_PHASE_SHARE)))
+            cuts.extend(a + c for c in kept_cuts(steps[a:b], values, found, min_len))
     cuts = sorted(set(cuts)) + [steps.size]
     key = [m for m in (main, metric_column(frame, "kl_loss"), metric_column(frame, "total_loss")) if m is not None]
     key = list(dict.fromkeys(key))
+    kl_c, nll_c = metric_column(frame, "kl_loss"), metric_column(frame, "nll_loss")
+    klw = as_number(config_value(config, "model", "lossconfig", "kl_weight"))
     phases: list[Phase] = []
     per_phase: dict[str, dict[str, dict]] = {}
     cols = {m: frame[m].to_numpy(float) for m in metrics}
@@ -119,15 +200,22 @@ def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None,
         else:
             base = "training"
         st = frame_stats(frame, metrics, slice(a, b))
-        trend = _trend_word(st[main]) if main else "no data"
+        trend = (st[main]["trend"] or "no data" if (st[main]["count"] or 0) >= SHORT_PHASE else "short") if main \
+            else "no data"
         launch = int(seg[a])
         name = f"{n}. {base} · {trend}" + (f" (launch {launch + 1})" if seg[-1] != seg[0] else "")
-        desc = "; ".join(describe_change(m, st[m]) for m in key)
-        summary = {m: {"first": st[m]["first"], "last": st[m]["last"], "mean": st[m]["mean"],
+        parts = []
+        for m in key:
+            ctx = ""
+            if m == kl_c and nll_c is not None and st[m]["trend"] != "flat":
+                ctx = kl_context(klw, st[m]["end"], st[nll_c]["end"])
+            parts.append(describe_change(m, st[m], ctx))
+        summary = {m: {"first": st[m]["first"], "last": st[m]["last"], "start": st[m]["start"], "end": st[m]["end"],
+                       "trend": st[m]["trend"], "mean": st[m]["mean"],
                        "slope_per_1k_steps": slope_per_1k(s, cols[m][a:b])} for m in metrics}
         t0, t1 = times.iloc[a], times.iloc[b - 1]
         per_phase[name] = st
         phases.append(Phase(name=name, start_step=int(s[0]), end_step=int(s[-1]),
                             start_time=None if pd.isna(t0) else t0, end_time=None if pd.isna(t1) else t1,
-                            description=desc, stats=summary))
+                            description="; ".join(parts), stats=summary))
     return phases, per_phase

@@ -11,7 +11,7 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # launch | resume | discriminator_on | checkpoint | non_finite | spike | stall
+    kind: str  # launch | resume | config_changed | superseded | discriminator_on | checkpoint | non_finite | spike | stall
     step: int | None
     time: pd.Timestamp | None = None
     detail: dict[str, Any] = field(default_factory=dict)
@@ -25,7 +25,7 @@ class Phase:
     start_time: pd.Timestamp | None
     end_time: pd.Timestamp | None
     description: str
-    stats: dict[str, dict[str, float | None]]  # metric -> first, last, mean, slope (per 1,000 steps)
+    stats: dict[str, dict[str, float | None]]  # metric -> first, last, start, end, trend, mean, slope (per 1,000 steps)
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Alert:
     message: str
     step: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    action: str = ""  # what to do about it, in one sentence ("" for information only)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class DiscSwitch:
 class Throughput:
     steps_per_hour: float | None  # optimizer steps per hour, within launches (gaps between launches excluded)
     lines_per_hour: float | None  # `[Train Step]` log lines per hour (steps / log_freq x lines per step)
-    elapsed_seconds: float | None  # first to last timestamp, gaps included
+    elapsed_seconds: float | None  # the log's first to last timestamp, gaps and superseded launches included
     active_seconds: float | None  # time inside launches
     eta_seconds: float | None  # to train_num_steps at steps_per_hour
     next_checkpoint_step: int | None
@@ -75,12 +76,15 @@ class Analysis:
     checkpoints: pd.DataFrame  # step, milestone, then metric values at the nearest logged step <= it
     segments: list[dict[str, Any]]
     config: dict[str, Any] | None
-    steps: dict[str, int | None]
+    steps: dict[str, Any]  # first, last, total (steps); first_time, last_time (the log's timestamps in the window)
+    run_state: Any = None  # state.RunState as of the analysis time (not part of the cached, time-free analysis)
 
     def to_json(self) -> dict[str, Any]:
         """The `analyze --json` object: plain JSON types, NaN/inf as null."""
         tp = self.throughput
         out = {
+            "state": None if self.run_state is None else self.run_state.state,
+            "run_state": None if self.run_state is None else self.run_state.to_json(),
             "stage": self.stage,
             "records": self.records,
             "window": {"from_step": self.window[0], "until_step": self.window[1]},
@@ -92,7 +96,8 @@ class Analysis:
                         "start_time": p.start_time, "end_time": p.end_time, "description": p.description,
                         "stats": p.stats} for p in self.phases],
             "events": [{"kind": e.kind, "step": e.step, "time": e.time, **e.detail} for e in self.events],
-            "alerts": [{"code": a.code, "severity": a.severity, "message": a.message, "step": a.step, **a.detail}
+            "alerts": [{"code": a.code, "severity": a.severity, "message": a.message, "action": a.action, "step": a.step,
+                        **a.detail}
                        for a in self.alerts],
             "stats": self.stats,
             "phase_stats": self.phase_stats,

@@ -51,18 +51,43 @@ def discriminator_switch(frame: pd.DataFrame, config: dict[str, Any] | None) -> 
     return DiscSwitch(configured, int(steps[off[-1]]) if off.size else None, int(steps[first]))
 
 
+PRINT_HALF_STEP = 0.5e-5  # every value is printed with 5 decimals: off by at most half the last digit
+FLOAT32_UNIT_ROUNDOFF = 2.0 ** -24  # the trainer adds the terms in float32: each operation rounds by this, relatively
+FLOAT32_OPERATIONS = 5  # kl_weight·kl, d_weight·disc_factor·g_loss (2), two additions
+
+
+def decomposition_tolerance(nll: np.ndarray, kl_term: np.ndarray, adv: np.ndarray, total: np.ndarray,
+                            klw: float, d_weight: np.ndarray, disc_factor: np.ndarray, g_loss: np.ndarray) -> np.ndarray:
+    """The largest |total − (nll + kl_weight·kl + d_weight·disc_factor·g_loss)| a correctly logged record can show.
+
+    Why two parts: (1) every printed value is off by up to half a unit of the 5th decimal, and a
+    term's error is multiplied by its coefficient — g_loss's by d_weight·disc_factor (5,000 × 0.5e-5
+    = 0.025 once the discriminator is on); (2) the trainer sums float32 tensors: a total near 2,000
+    carries half an ulp, ~6e-5…1.2e-4, bounded by n·u·Σ|terms| (n operations, unit roundoff u).
+    disc_factor is exactly 0 or 1 in RadioDiff (printed exactly); any other value adds its own print error.
+    """
+    df_exact = (disc_factor == 0) | (disc_factor == 1)
+    printing = PRINT_HALF_STEP * (1.0 + 1.0 + abs(klw) + np.abs(d_weight * disc_factor) + np.abs(g_loss * disc_factor)
+                                  + np.where(df_exact, 0.0, np.abs(d_weight * g_loss)))
+    arithmetic = FLOAT32_OPERATIONS * FLOAT32_UNIT_ROUNDOFF * (np.abs(nll) + np.abs(kl_term) + np.abs(adv) + np.abs(total))
+    return printing + arithmetic
+
+
 def decompose(frame: pd.DataFrame, config: dict[str, Any] | None) -> pd.DataFrame | None:
-    """total = nll + kl_weight·kl + d_weight·disc_factor·g_loss, term by term, and what is left over."""
+    """total = nll + kl_weight·kl + d_weight·disc_factor·g_loss, term by term, what is left over, and
+    the tolerance print rounding and float32 arithmetic explain (`decomposition_tolerance`)."""
     names = {n: metric_column(frame, n) for n in ("total_loss", "nll_loss", "kl_loss", "d_weight", "disc_factor", "g_loss")}
     klw = as_number(config_value(config, "model", "lossconfig", "kl_weight"))
     if any(v is None for v in names.values()) or klw is None:
         return None
     v = {n: frame[c].to_numpy(float) for n, c in names.items()}
-    adv = v["d_weight"] * v["disc_factor"] * v["g_loss"]
-    composed = v["nll_loss"] + klw * v["kl_loss"] + adv
-    # printing rounds every value to 5 decimals: the bound on |residual| that rounding alone explains
-    tol = 0.5e-5 * (2 + klw + np.abs(v["d_weight"] * v["disc_factor"]) + np.abs(v["g_loss"] * v["disc_factor"]))
-    tol = tol * 1.5 + 1e-9 * np.abs(composed)
-    return pd.DataFrame({"step": frame["step"].to_numpy(), "nll": v["nll_loss"], "kl_term": klw * v["kl_loss"],
+    with np.errstate(invalid="ignore", over="ignore"):  # nan/inf records stay nan/inf, silently
+        adv = v["d_weight"] * v["disc_factor"] * v["g_loss"]
+        kl_term = klw * v["kl_loss"]
+        composed = v["nll_loss"] + kl_term + adv
+        tol = decomposition_tolerance(v["nll_loss"], kl_term, adv, v["total_loss"], klw, v["d_weight"],
+                                      v["disc_factor"], v["g_loss"])
+        residual = v["total_loss"] - composed
+    return pd.DataFrame({"step": frame["step"].to_numpy(), "nll": v["nll_loss"], "kl_term": kl_term,
                          "adv_term": adv, "composed": composed, "total_logged": v["total_loss"],
-                         "residual": v["total_loss"] - composed, "tolerance": tol})
+                         "residual": residual, "tolerance": tol})
