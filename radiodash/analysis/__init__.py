@@ -133,6 +133,7 @@ def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None) -> A
 
     alerts: list[Alert] = []
     alerts += _alerts.from_events(events)
+    alerts += _alerts.launch_alerts(events)
     alerts += _alerts.lr_below_log_precision(frame, config)
     alerts += _alerts.d_weight_at_clamp(frame, config)
     alerts += _alerts.discriminator_never_updated(frame, config, disc)

@@ -152,6 +152,34 @@ def from_events(events: list[Event]) -> list[Alert]:
     return out
 
 
+RESUME_KEYS = frozenset({"trainer.resume_milestone"})  # what a plain resume changes in the config
+
+
+def launch_alerts(events: list[Event]) -> list[Alert]:
+    """A launch whose configuration differs beyond a resume (another experiment merged into the run's
+    view), and records a later launch replaced — neither happens silently."""
+    out = []
+    for e in events:
+        if e.kind == "config_changed" and set(e.detail["changed"]) - RESUME_KEYS:
+            keys = [k for k in e.detail["changed"] if k not in RESUME_KEYS]
+            shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+            out.append(Alert("launch_config_changed", "warning",
+                             f"Launch {e.detail['segment'] + 1} runs with a different configuration than launch "
+                             f"{e.detail['previous_segment'] + 1} ({shown}): the run's charts and statistics join "
+                             "them, so they may be two experiments shown as one.", e.step,
+                             {"segment": e.detail["segment"], "changed": keys},
+                             "Check that these launches belong to one experiment; if not, open each launch file "
+                             "as a run of its own."))
+        elif e.kind == "superseded":
+            d = e.detail
+            out.append(Alert("records_replaced", "info",
+                             f"{d['count']:,} records of launch {d['segment'] + 1} (steps {d['from_step']:,} to "
+                             f"{d['to_step']:,}) were logged again by launch {d['by_segment'] + 1}; the charts and "
+                             f"statistics use launch {d['by_segment'] + 1}'s records for those steps.", e.step,
+                             {"segment": d["segment"], "by_segment": d["by_segment"], "count": d["count"]}))
+    return out
+
+
 def from_state(state, latest: int | None) -> list[Alert]:
     """The state as an alert when it needs action: stalled (silent far past its usual interval) or
     stopped (silent past the stop threshold, unfinished). A finished or live run raises nothing."""

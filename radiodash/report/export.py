@@ -1,0 +1,37 @@
+"""The parsed step table as CSV, window applied: absent values empty, logged nan/inf as the log wrote them."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import window
+from ..model import Snapshot
+
+
+def table_frame(snap: Snapshot, from_step: int | None = None, until_step: int | None = None) -> pd.DataFrame:
+    """The table to export: one row per step in the window; a cell the log wrote as nan/inf/-inf holds that
+    text, a cell no line filled stays empty (pandas would write both as empty, or inf as 'inf' only)."""
+    frame = window(snap.frame, from_step, until_step)
+    nf = snap.nonfinite
+    if nf.empty or frame.empty:
+        return frame
+    out = frame.copy()
+    keys = pd.MultiIndex.from_arrays([frame["step"].to_numpy(), frame["segment"].to_numpy()])
+    for metric, cells in nf.groupby("metric"):
+        if metric not in out.columns:
+            continue
+        where = keys.get_indexer(pd.MultiIndex.from_arrays([cells["step"].to_numpy(), cells["segment"].to_numpy()]))
+        ok = where >= 0
+        if not ok.any():
+            continue
+        col = out[metric].to_numpy(float).astype(object)
+        col[where[ok]] = cells["value"].to_numpy()[ok]
+        out[metric] = col
+    return out
+
+
+def table_csv(snap: Snapshot, from_step: int | None = None, until_step: int | None = None) -> str:
+    """CSV text: step, time, segment, file, metrics…; empty = not logged; nan, inf, -inf = logged as such."""
+    out = table_frame(snap, from_step, until_step)
+    with np.errstate(all="ignore"):
+        return out.to_csv(index=False, na_rep="")
