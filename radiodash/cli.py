@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import warnings
 from pathlib import Path
+
+import numpy as np
 
 
 def _window(p: argparse.ArgumentParser) -> None:
@@ -60,7 +64,6 @@ def _problems_summary(snap) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     """`streamlit run app.py` with the settings passed as RADIODASH_* variables (never on the command line for the token)."""
-    import os
     import subprocess
 
     app = Path(__file__).resolve().parents[1] / "app.py"
@@ -77,42 +80,114 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
 
 
+class CliError(Exception):
+    """A problem with what the user asked: one line on stderr and a status, never a traceback."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _output(path: str, what: str) -> Path:
+    """An output file path whose folder exists and is writable (checked before any work is done)."""
+    p = Path(path)
+    if p.is_dir():
+        raise CliError(f"cannot write the {what} to {p}: it is a folder")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.exists():
+        raise CliError(f"cannot write the {what} to {p}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise CliError(f"cannot write the {what} to {p}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK):
+        raise CliError(f"cannot write the {what} to {p}: the folder {parent} is not writable")
+    return p
+
+
+def _check_window(args: argparse.Namespace) -> None:
+    lo, hi = getattr(args, "from_step", None), getattr(args, "until_step", None)
+    for flag, v in (("--from-step", lo), ("--until-step", hi)):
+        if v is not None and v < 0:
+            raise CliError(f"{flag} {v} is negative: steps start at 0")
+    if lo is not None and hi is not None and lo > hi:
+        raise CliError(f"--from-step {lo:,} is after --until-step {hi:,}: no step can be in that window")
+
+
+def _has_log_lines(snap) -> bool:
+    """Any line the parser recognised as RadioDiff's: a step record, a validation record or a config header."""
+    return bool(len(snap.frame) or len(snap.val_frame) or any(s.config is not None for s in snap.segments))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .run import open_run
+
+    path = Path(args.path)
+    if not path.exists():
+        raise CliError(f"{path} does not exist")
+    _check_window(args)
+    outputs = {}
+    if args.command == "parse":
+        outputs["csv"] = _output(args.csv, "CSV")
+    elif args.command == "report":
+        outputs["md"] = _output(args.output, "Markdown report")
+        if args.html:
+            outputs["html"] = _output(args.html, "HTML report")
+    try:
+        run = open_run(path)
+    except OSError as e:
+        raise CliError(f"cannot read {path}: {e.strerror or e}", 1) from None
+    snap = run.snapshot()
+    run.close()
+    if not _has_log_lines(snap):
+        raise CliError(f"no RadioDiff log lines in {path}", 1)
+    if args.command == "parse":
+        from .report import table_csv
+
+        outputs["csv"].write_text(table_csv(snap), encoding="utf-8")
+        print(f"wrote {outputs['csv']}: {_problems_summary(snap)}", file=sys.stderr)
+        return 0
+    from .analysis import analyze
+
+    result = analyze(snap, from_step=args.from_step, until_step=args.until_step)
+    if result.records == 0 and (args.from_step is not None or args.until_step is not None):
+        have = (f"the log has steps {int(snap.frame['step'].iloc[0]):,} to {int(snap.frame['step'].iloc[-1]):,}"
+                if len(snap.frame) else "the log has no step lines")
+        lo = f"{args.from_step:,}" if args.from_step is not None else "the first"
+        hi = f"{args.until_step:,}" if args.until_step is not None else "the latest"
+        raise CliError(f"no step record in steps {lo} to {hi}: {have}", 1)
+    if args.command == "analyze":
+        json.dump(result.to_json(), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        return 0
+    from .report import write_report
+
+    files = write_report(snap, result, outputs["md"], outputs.get("html"))
+    wrote = [str(files.markdown)]
+    if files.images:
+        wrote.append(f"{len(files.images)} chart image(s) in {files.images[0].parent}")
+    if files.html is not None:
+        wrote.append(str(files.html))
+    note = f" (no chart images: {files.image_problem})" if files.image_problem else ""
+    print("wrote " + ", ".join(wrote) + note, file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # a bad flag: argparse's usage line and status 2
     if args.command == "simulate":
         from .simulate import run_from_args
 
         return run_from_args(args)
     if args.command == "serve":
         return _serve(args)
-
-    from .run import open_run
-
-    path = Path(args.path)
-    if not path.exists():
-        print(f"radiodash: {path} does not exist", file=sys.stderr)
-        return 2
-    run = open_run(path)
-    snap = run.snapshot()
-    run.close()
-    if args.command == "parse":
-        snap.frame.to_csv(args.csv, index=False)
-        print(f"wrote {args.csv}: {_problems_summary(snap)}", file=sys.stderr)
-        return 0
-    from .analysis import analyze
-
-    result = analyze(snap, from_step=args.from_step, until_step=args.until_step)
-    if args.command == "analyze":
-        json.dump(result.to_json(), sys.stdout, indent=2, allow_nan=False)
-        sys.stdout.write("\n")
-        return 0
-    if args.command == "report":
-        from .report import render_html, render_markdown
-
-        out = Path(args.output)
-        out.write_text(render_markdown(snap, result), encoding="utf-8")
-        if args.html:
-            Path(args.html).write_text(render_html(snap, result), encoding="utf-8")
-        print(f"wrote {out}" + (f" and {args.html}" if args.html else ""), file=sys.stderr)
-        return 0
-    return 2  # pragma: no cover
+    try:
+        # nan/inf records are data here: numpy's warnings about them are not the user's business
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return _run(args)
+    except CliError as e:
+        print(f"radiodash: {e}", file=sys.stderr)
+        return e.status
+    except OSError as e:  # a write that failed after the checks (disk full, permissions changed)
+        where = e.filename or args.path
+        print(f"radiodash: {where}: {e.strerror or e}", file=sys.stderr)
+        return 1

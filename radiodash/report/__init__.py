@@ -14,14 +14,14 @@ from pathlib import Path
 from ..analysis import Analysis
 from ..model import Snapshot
 from . import content
-from .document import Document, Link, text
+from .document import Document, Link, md_text, text
 from .export import table_csv
 from .figures import KEY_METRICS, chart_titles, file_name, key_metrics, report_figures
 from .html import render_html as _html
 from .document import render_markdown as _markdown
 from .images import write_pngs
 
-__all__ = ["render_markdown", "render_html", "write_report", "markdown_zip", "table_csv", "build_document",
+__all__ = ["render_markdown", "render_html", "build_markdown_sections", "write_report", "markdown_zip", "table_csv", "build_document",
            "key_metrics", "KEY_METRICS", "ReportFiles"]
 
 
@@ -38,6 +38,15 @@ def render_markdown(snap: Snapshot, a: Analysis, images: dict[str, str] | None =
     if images is None and not note:
         note = text("The interactive charts are in the HTML report.")
     return _markdown(doc, images, note)
+
+
+def build_markdown_sections(snap: Snapshot, a: Analysis, on_screen: tuple[str, ...]) -> tuple[str, str]:
+    """For a Streamlit page: (the sections `on_screen`, the other sections), as Markdown safe for st.markdown."""
+    doc = content.build(snap, a, chart_titles(snap, a))
+    shown = {s.anchor for s in doc.sections if s.anchor in on_screen}
+    rest = {s.anchor for s in doc.sections if s.anchor not in on_screen and s.anchor != "charts"}
+    title = "### " + md_text(doc.title, streamlit=True) + "\n\n"
+    return (title + _markdown(doc, streamlit=True, sections=shown), _markdown(doc, streamlit=True, sections=rest))
 
 
 def render_html(snap: Snapshot, a: Analysis) -> str:

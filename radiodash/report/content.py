@@ -343,4 +343,4 @@ def build(snap: Snapshot, a: Analysis, figures: dict[str, str]) -> Document:
         {k: v for k, v in figures.items() if k != "disc"}), phases_section(a, frame),
         discriminator_section(a, frame, "disc" in figures), statistics_section(a, frame),
         checkpoints_section(snap, a), launches_section(snap, a), configuration_section(snap, a)]
-    return Document(text("Training report — ", Code(snap.name)), tuple(s for s in sections if s is not None))
+    return Document(text("Training progress report — ", Code(snap.name)), tuple(s for s in sections if s is not None))

@@ -133,30 +133,35 @@ def md_text(parts: Text, *, in_table: bool = False, streamlit: bool = False) -> 
     return _BLOCK_START.sub(r"\1\\\2", s) if not in_table else s
 
 
-def _md_table(t: Table) -> list[str]:
+def _md_table(t: Table, streamlit: bool = False) -> list[str]:
     align = [("---:" if (i < len(t.numeric) and t.numeric[i]) else "---") for i in range(len(t.header))]
-    lines = ["| " + " | ".join(md_plain(h) for h in t.header) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(md_text(c, in_table=True) or " " for c in row) + " |" for row in t.rows]
+    lines = ["| " + " | ".join(md_plain(h, streamlit=streamlit) for h in t.header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(md_text(c, in_table=True, streamlit=streamlit) or " " for c in row) + " |"
+              for row in t.rows]
     return lines
 
 
-def render_markdown(doc: Document, images: dict[str, str] | None = None, note: Text = ()) -> str:
+def render_markdown(doc: Document, images: dict[str, str] | None = None, note: Text = (), *,
+                    streamlit: bool = False, sections: set[str] | None = None) -> str:
     """The document as Markdown; `images` maps chart keys to relative PNG paths; `note` (why there are
-    no images, where the charts are) goes into the charts section."""
-    lines = ["# " + md_text(doc.title), ""]
+    no images, where the charts are) goes into the charts section. `streamlit`: for st.markdown (every
+    markup character of our words escaped); `sections`: only these anchors, without the title."""
+    lines = ["# " + md_text(doc.title, streamlit=streamlit), ""] if sections is None else []
     for sec in doc.sections:
-        lines += [f"## {sec.title}", ""]
+        if sections is not None and sec.anchor not in sections:
+            continue
+        lines += [f"## {md_plain(sec.title, streamlit=streamlit)}", ""]
         for b in sec.blocks:
             if isinstance(b, Para):
-                lines += [md_text(b.parts), ""]
+                lines += [md_text(b.parts, streamlit=streamlit), ""]
             elif isinstance(b, Bullets):
-                lines += [f"- {md_text(item)}" for item in b.items] + [""]
+                lines += [f"- {md_text(item, streamlit=streamlit)}" for item in b.items] + [""]
             elif isinstance(b, Table):
-                lines += _md_table(b) + [""]
+                lines += _md_table(b, streamlit) + [""]
             elif isinstance(b, Chart):
                 path = (images or {}).get(b.key)
                 if path:
                     lines += [f"![{md_plain(b.title)}]({quote(path)})", ""]
         if note and sec.anchor == "charts":
-            lines += [md_text(note), ""]
+            lines += [md_text(note, streamlit=streamlit), ""]
     return "\n".join(lines).rstrip() + "\n"
