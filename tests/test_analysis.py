@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -242,3 +243,204 @@ def test_diffusion_stage_has_phases_but_no_discriminator():
     assert a.stage == "diffusion" and a.disc is None and a.decomposition is None
     assert a.phases and a.phases[0].start_step == 0 and a.phases[-1].end_step == 79_500
     assert "lr_below_log_precision" not in codes(a)
+
+
+# ---------------------------------------------------------------- the loss decomposition check on real-format logs
+
+def float32_vae_lines(n: int = 200, switch_at: int | None = None, drop: str | None = None, seed: int = 3) -> str:
+    """Lines as RadioDiff's trainer writes them: float32 tensors summed in float32, then every value printed
+    with 5 decimals. `drop` leaves a term out of the total (a log that really does not add up)."""
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    out = []
+    for i in range(n):
+        step = i * 100
+        nll = f32(1800 + 200 * rng.random())  # ~2,000: half an ulp of float32 is 6e-5
+        kl = f32(140_000 + 30_000 * rng.random())
+        df = f32(1.0 if switch_at is not None and step >= switch_at else 0.0)
+        dw = f32(5000.0)
+        g = f32(-0.45 + 0.1 * rng.standard_normal())  # printed with 5 decimals: up to 0.5e-5 x 5,000 = 0.025 off
+        kl_term = f32(kl * f32(1e-6))
+        adv = f32(f32(dw * df) * g)
+        total = f32(f32(nll + (f32(0) if drop == "kl" else kl_term)) + (f32(0) if drop == "adv" else adv))
+        sec = i * 20
+        out.append(f"2025-08-15 {20 + sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d},000 [Train Step] "
+                   f"{step}/150000: train/total_loss: {float(total):.5f}, train/logvar: 0.00000, "
+                   f"train/kl_loss: {float(kl):.5f}, train/nll_loss: {float(nll):.5f}, train/rec_loss: 0.02765, "
+                   f"train/d_weight: {float(dw):.5f}, train/disc_factor: {float(df):.5f}, "
+                   f"train/g_loss: {float(g):.5f}, lr: 0.00000, \n")
+    return "".join(out)
+
+
+def test_a_correctly_logged_float32_run_raises_no_decomposition_mismatch(tmp_path):
+    (tmp_path / "before").mkdir(), (tmp_path / "after").mkdir()
+    _, before = analysis_of(tmp_path / "before", config_line() + float32_vae_lines())
+    r = before.decomposition["residual"].abs()
+    # the real failure is reproduced: residuals of float32 arithmetic, far above what 5-decimal printing
+    # alone explains (the old bound, 1.7e-5 here, flagged 9.8 % of a real run's records)
+    assert r.max() > 3e-5 and (r > 1.7e-5).mean() > 0.01
+    assert (r <= before.decomposition["tolerance"]).all()
+    assert "decomposition_mismatch" not in codes(before)
+    _, after = analysis_of(tmp_path / "after", config_line() + float32_vae_lines(switch_at=5_000))
+    d = after.decomposition[after.decomposition["step"] >= 5_000]
+    assert d["residual"].abs().max() > 0.005  # g_loss's print rounding times d_weight 5,000 (bound 0.025)
+    assert (d["residual"].abs() <= d["tolerance"]).all() and "decomposition_mismatch" not in codes(after)
+
+
+@pytest.mark.parametrize("drop, switch_at", [("kl", None), ("adv", 0)])
+def test_a_total_that_misses_a_term_is_flagged(tmp_path, drop, switch_at):
+    _, a = analysis_of(tmp_path, config_line() + float32_vae_lines(switch_at=switch_at, drop=drop))
+    (alert,) = [x for x in a.alerts if x.code == "decomposition_mismatch"]
+    assert alert.detail["share"] == 1.0  # kl_weight x kl (0.14-0.17) or 5,000 x g_loss missing on every record
+
+
+def test_simulated_vae_runs_add_up(tmp_path):
+    for kw in (dict(grad_accum=2), dict(d_weight_mode="adaptive", seed=4)):
+        snap, _ = sim(**kw)
+        a = analyze(snap, now=0)
+        assert (a.decomposition["residual"].abs() <= a.decomposition["tolerance"]).all(), kw
+        assert "decomposition_mismatch" not in codes(a)
+
+
+# ---------------------------------------------------------------- robust summaries
+
+
+def test_robust_endpoints_by_hand():
+    from radiodash.analysis.stats import robust_trend
+
+    # 100 records: a straight fall from 0.100 to 0.0505, with a low first record and a high last one
+    v = np.linspace(0.100, 0.0505, 100)
+    v[0], v[-1] = 0.06, 0.085
+    t = robust_trend(v)
+    # first and last tenth: 10 records each; medians of v[0:10] and v[90:100] by hand
+    assert t["edge_records"] == 10
+    assert t["start"] == pytest.approx(np.median(np.r_[0.06, np.linspace(0.100, 0.0505, 100)[1:10]]))
+    assert t["end"] == pytest.approx(np.median(np.r_[np.linspace(0.100, 0.0505, 100)[90:99], 0.085]))
+    assert t["trend"] == "falling" and t["change_rel"] == pytest.approx(t["end"] / t["start"] - 1)
+    assert t["change_rel"] < -0.4  # the single records said +42 % (0.06 -> 0.085)
+
+
+def test_a_single_dip_does_not_make_a_trend():
+    from radiodash.analysis.stats import robust_trend
+
+    rng = np.random.default_rng(0)
+    total = -1865 + 5 * rng.standard_normal(200)
+    total[-1] = -433.3  # one record where d_weight dipped
+    t = robust_trend(total)
+    assert t["trend"] == "flat" and abs(t["change_rel"]) < 0.01  # not "rose 77 %" (-1,865 -> -433.3)
+    dw = np.full(200, 5000.0)
+    dw[[20, 77, 150]] = [1200.0, 3100.0, 2500.0]
+    dw[-1] = 1778.0  # the last record, not where it sits
+    t = robust_trend(dw)
+    assert (t["start"], t["end"], t["change"], t["trend"]) == (5000.0, 5000.0, 0.0, "flat")
+
+
+def test_a_change_within_the_noise_is_flat_and_one_beyond_it_is_not():
+    from radiodash.analysis.stats import FLAT_Z, robust_trend
+
+    rng = np.random.default_rng(1)
+    noise = rng.standard_normal(400)
+    flat = 1.0 + 0.01 * noise
+    assert robust_trend(flat)["trend"] == "flat"
+    falling = np.linspace(1.0, 0.9, 400) + 0.01 * noise
+    t = robust_trend(falling)
+    se = 1.2533 * t["noise"] * np.sqrt(2 / 40)
+    assert abs(t["change"]) > FLAT_Z * se and t["trend"] == "falling"
+
+
+def test_phases_split_only_where_the_trend_visibly_changes(tmp_path):
+    from radiodash.analysis.phases import kept_cuts, split
+
+    rng = np.random.default_rng(2)
+    steps = np.arange(0, 60_000, 100)
+    plain = 0.05 * (1 + 0.03 * rng.standard_normal(steps.size))  # one flat trend, noise only
+    kink = np.where(steps < 30_000, 0.05, 0.05 - (steps - 30_000) / 30_000 * 0.03) * (1 + 0.03 * rng.standard_normal(steps.size))
+    frame = pd.DataFrame({"step": steps, "time": pd.NaT, "segment": 0, "train/rec_loss": plain})
+    phases, _ = split(frame, ["train/rec_loss"], None, "vae")
+    assert len(phases) == 1 and phases[0].name == "1. training · flat"
+    frame["train/rec_loss"] = kink
+    phases, _ = split(frame, ["train/rec_loss"], None, "vae")
+    assert len(phases) == 2 and abs(phases[1].start_step - 30_000) <= 2_000
+    assert [p.name.split(" · ")[1] for p in phases] == ["flat", "falling"]
+    # a cut inside the plain series shows no difference beyond the noise: dropped
+    assert kept_cuts(steps, plain, [300], 30) == []
+    # a cut found 18 records in (or off the kink) moves to where two lines fit best: the kink at record 300
+    (moved,) = kept_cuts(steps, kink, [18], 30)
+    assert abs(moved - 300) <= 20 and abs(kept_cuts(steps, kink, [330], 30)[0] - 300) <= 20
+    # a fast transient over the first 18 records makes no phase shorter than 30 records
+    transient = plain.copy()
+    transient[:18] *= np.linspace(2.3, 1.0, 18)  # "rec_loss fell 56 %" over 18 records
+    frame["train/rec_loss"] = transient
+    phases, _ = split(frame, ["train/rec_loss"], None, "vae")
+    assert all((p.end_step - p.start_step) // 100 + 1 >= 30 for p in phases)
+
+
+def test_phase_descriptions_use_robust_endpoints_and_give_the_kl_context(tmp_path):
+    rec = [0.5, 0.4, 0.3, 0.35, 0.3, 0.25, 0.2, 0.22, 0.18, 0.1]
+    rows = [(i * 100, i * 10, r, 1000.0 + 100 * i, 3000.0 - 100 * i, 5000.0, 0.0, -0.4) for i, r in enumerate(rec)]
+    _, a = analysis_of(tmp_path, config_line() + step_lines(rows))
+    (p,) = a.phases  # 10 records: too short to be split
+    # medians of the first and last 3 records (a tenth, at least 3): 0.4 -> 0.18 (-55 %); the single
+    # records said 0.5 -> 0.1. Noise: 1.4826 x median |diff| 0.05 / sqrt 2 = 0.0524, 3 standard errors
+    # of the difference of two medians of 3 = 0.161 < 0.22: falling
+    assert p.name == "1. training · falling"
+    assert "rec_loss fell 55% (0.4000 → 0.1800)" in p.description
+    # kl_loss 1,000 + 100 i: 1,100 -> 1,800; its term 1e-6 x 1,800 = 0.0018 against nll_loss's end 2,200
+    assert ("kl_loss rose 64% (1,100.00 → 1,800.00); its loss term kl_weight × kl_loss = 1e-06 × 1,800.00 = "
+            "0.001800, 8.2e-05% of nll_loss 2,200.00") in p.description
+
+
+# ---------------------------------------------------------------- launches: config changes, replaced records
+
+FINETUNE = ("2025-10-15 13:00:00,000 {'model': {'lossconfig': {'kl_weight': 1e-06}}, 'finetune': "
+            "{'ckpt_path': './results/model-17.pt'}, 'trainer': {'lr': 1e-05, 'train_num_steps': 5000, "
+            "'log_freq': 100}}\n")
+SCRATCH = ("2025-10-15 13:10:00,000 {'model': {'lossconfig': {'kl_weight': 1e-06}}, 'trainer': {'lr': 1e-05, "
+           "'train_num_steps': 80000, 'log_freq': 100}}\n")
+
+
+def launch_lines(minute: int, steps, total: int) -> str:
+    return "".join(f"2025-10-15 13:{minute:02d}:{i * 7:02d},000 [Train Step] {s}/{total}: train/rec_loss: 0.05000, "
+                   "lr: 0.00001, \n" for i, s in enumerate(steps))
+
+
+def test_a_second_experiment_in_the_folder_is_named_and_its_replaced_records_counted(tmp_path):
+    (tmp_path / "2025-10-15-13-00_.log").write_text(FINETUNE + launch_lines(0, range(0, 500, 100), 5000))
+    (tmp_path / "2025-10-15-13-10_.log").write_text(SCRATCH + launch_lines(10, range(0, 300, 100), 80000))
+    run = open_run(tmp_path)
+    snap = run.snapshot()
+    run.close()
+    a = analyze(snap, now=0)
+    (changed,) = [e for e in a.events if e.kind == "config_changed"]
+    assert changed.step == 0 and changed.detail["file"].endswith("13-10_.log")
+    assert changed.detail["changed"] == ["finetune.ckpt_path", "trainer.train_num_steps"]
+    (gone,) = [e for e in a.events if e.kind == "superseded"]
+    # launch 2 starts again at step 0: every record of launch 1 (steps 0-400) is replaced from there on
+    assert (gone.detail["count"], gone.detail["from_step"], gone.detail["to_step"]) == (5, 0, 400)
+    assert {"launch_config_changed", "records_replaced"} <= codes(a)
+    # elapsed: 13:00:00 (launch 1's first record) to 13:10:14 (launch 2's last), not launch 2 alone
+    assert a.throughput.elapsed_seconds == 10 * 60 + 14
+    j = a.to_json()
+    assert [s["total_steps"] for s in j["segments"]] == [5000, 80000]
+    assert [s["start_checkpoint"] for s in j["segments"]] == ["./results/model-17.pt", None]
+    assert j["steps"]["first_time"] == "2025-10-15T13:00:00" and j["steps"]["last_time"] == "2025-10-15T13:10:14"
+    assert j["throughput"]["elapsed_seconds"] == 614
+    ev = next(e for e in j["events"] if e["kind"] == "config_changed")
+    assert ev["changed"] == ["finetune.ckpt_path", "trainer.train_num_steps"] and ev["file"].endswith("13-10_.log")
+    assert next(e for e in j["events"] if e["kind"] == "superseded")["count"] == 5
+
+
+def test_every_metric_with_a_non_finite_value_is_named(tmp_path):
+    import re
+
+    lines = (config_line() + step_lines()).splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if "[Train Step] 400/" in line:
+            line = re.sub(r"train/total_loss: [^,]+", "train/total_loss: nan", line)
+            lines[i] = re.sub(r"train/nll_loss: [^,]+", "train/nll_loss: nan", line)
+        if "[Train Step] 500/" in line:
+            lines[i] = re.sub(r"train/g_loss: [^,]+", "train/g_loss: -inf", line)
+    _, a = analysis_of(tmp_path, "".join(lines))
+    (nf,) = [x for x in a.alerts if x.code == "non_finite_loss"]
+    assert nf.detail["metrics"] == ["train/g_loss", "train/nll_loss", "train/total_loss"]
+    assert "train/g_loss from step 500" in nf.message and nf.step == 400

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import ruptures as rpt
+from scipy.ndimage import median_filter
 
 from .. import radiodiff
 from ..model import as_number, config_value, metric_column, short_name
@@ -22,7 +23,8 @@ MIN_RECORDS = 40  # an interval shorter than this is never split
 MIN_PHASE_RECORDS = 30  # a phase from a change point has at least this many records…
 MIN_PHASE_SHARE = 0.05  # …and this share of its interval
 SHORT_PHASE = 6  # fewer records (a launch boundary next to the switch) tell no trend
-VISIBLE_NOISE = 1.0  # two phases must differ by more than this many record-noise σ
+VISIBLE_NOISE = 1.0
+OUTLIER_WINDOW = 5  # records: lines are fitted through a running median of this width  # two phases must differ by more than this many record-noise σ
 
 
 def main_metric(frame: pd.DataFrame, metrics: list[str]) -> str | None:
@@ -66,17 +68,6 @@ def change_points(values: np.ndarray) -> list[int]:
     return [min(values.size - 1, b * k) for b in bkps]
 
 
-def _signal(values: np.ndarray) -> np.ndarray:
-    """The series as the trend test sees it: log scale when positive (losses fall multiplicatively),
-    non-finite values replaced by the median (a nan record is not a change of trend)."""
-    v = values.astype(float)
-    ok = np.isfinite(v)
-    if not ok.any():
-        return np.zeros(v.size)
-    v = np.where(ok, v, np.median(v[ok]))
-    return np.log(v) if (v > 0).all() else v
-
-
 def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     dx = x - x.mean()
     sxx = float(dx @ dx)
@@ -101,11 +92,20 @@ def kept_cuts(steps: np.ndarray, values: np.ndarray, cuts: list[int], min_len: i
     """The change points worth a phase boundary: both sides at least `min_len` records, and the two
     sides' trends departing from a single trend by more than the record-to-record noise (and by
     more than 4 standard errors of a line's end over the shorter side). The weakest cut goes first,
-    until every remaining one holds."""
-    y = _signal(values)
+    until every remaining one holds. Judged on the values as the charts draw them (a straight fall is
+    one phase, though its logarithm bends)."""
+    y = values.astype(float)
+    ok = np.isfinite(y)
+    y = np.where(ok, y, np.median(y[ok])) if ok.any() else np.zeros(y.size)
     sigma = record_noise(y)
+    y = median_filter(y, size=OUTLIER_WINDOW, mode="nearest")  # a lone spike or dip does not bend a line
     x = steps.astype(float)
     cuts = sorted(c for c in set(cuts) if 0 < c < y.size)
+    if cuts:  # first place each where two lines fit best, between its neighbours
+        bounds = [0, *cuts, y.size]
+        cuts = sorted({bounds[i] + refine_cut(x[bounds[i]:bounds[i + 2]], y[bounds[i]:bounds[i + 2]], c - bounds[i],
+                                              min_len) for i, c in enumerate(cuts)})
+        cuts = [c for c in cuts if 0 < c < y.size]
     while cuts:
         bounds = [0, *cuts, y.size]
         scores = []
@@ -123,6 +123,40 @@ def kept_cuts(steps: np.ndarray, values: np.ndarray, cuts: list[int], min_len: i
             break
         cuts.pop(worst)
     return cuts
+
+
+def _two_line_rss(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """rss[c] = residual sum of squares of a line fitted on y[:c] plus one fitted on y[c:], for every c
+    (prefix sums: O(n) for all splits at once; NaN where a side has fewer than 2 points)."""
+    x = (x - x.mean()) / (x.std() or 1.0)
+    y = y - y.mean()
+
+    def prefix(v: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(v)])
+
+    n = np.arange(x.size + 1, dtype=float)
+    sx, sy, sxx, sxy, syy = (prefix(v) for v in (x, y, x * x, x * y, y * y))
+
+    def rss(count, a, b, aa, ab, bb):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vx = aa - a * a / count
+            out = bb - b * b / count - np.where(vx > 0, (ab - a * b / count) ** 2 / vx, 0.0)
+        return np.where(count >= 2, out, np.nan)
+
+    left = rss(n, sx, sy, sxx, sxy, syy)
+    right = rss(n[-1] - n, sx[-1] - sx, sy[-1] - sy, sxx[-1] - sxx, sxy[-1] - sxy, syy[-1] - syy)
+    return left + right
+
+
+def refine_cut(x: np.ndarray, y: np.ndarray, cut: int, min_len: int) -> int:
+    """Move a change point to where two lines fit best between its neighbours (`x`, `y` span from the
+    previous cut to the next), leaving `min_len` records on each side: the change-point search runs
+    on a smoothed, downsampled signal and can miss by a few percent, or land in a short transient."""
+    lo, hi = min_len, x.size - min_len
+    if hi <= lo:
+        return cut
+    total = _two_line_rss(x, y)[lo:hi + 1]
+    return lo + int(np.nanargmin(total)) if np.isfinite(total).any() else cut
 
 
 def describe_change(metric: str, st: dict, kl_context: str = "") -> str:

@@ -104,7 +104,7 @@ def run_state(snap: Snapshot, now: float | None = None, *, stopped_after: float 
     if snap.unreachable_since is not None:
         state = "unreachable"
         desc = f"unreachable for {duration(now - snap.unreachable_since)}: its files cannot be read now"
-        desc += f" (last written {age(silent)}, {at})" if silent is not None else f" ({at})"
+        desc += f" (last written {age(silent)}, at {at})" if silent is not None else f" (at {at})"
     elif is_finished(snap):
         state, finished_at = "finished", written
         desc = "finished" + (f" {age(silent)}" if silent is not None else "")
