@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from radiodash.simulate import SimConfig, render
 
@@ -35,7 +36,81 @@ def test_parse_writes_one_row_per_step_with_the_documented_columns(tmp_path):
 
 def test_parse_of_a_missing_path_fails_with_a_clear_message(tmp_path):
     res = _cli("parse", str(tmp_path / "nope.log"), "--csv", str(tmp_path / "o.csv"))
-    assert res.returncode == 2 and "does not exist" in res.stderr
+    assert res.returncode == 2 and res.stderr == f"radiodash: {tmp_path / 'nope.log'} does not exist\n"
+
+
+def _sim_folder(tmp_path, **kw) -> Path:
+    files, _ = render(SimConfig(**{**dict(train_num_steps=5_000, log_freq=100, save_and_sample_every=1_000), **kw}))
+    run = tmp_path / "run"
+    run.mkdir()
+    for name, data in files.items():
+        (run / name).write_bytes(data)
+    return run
+
+
+def _one_line_error(res, status: int, message: str) -> None:
+    """The status, exactly one line on stderr (the message), no traceback, nothing on stdout."""
+    assert res.returncode == status, res.stderr
+    assert res.stderr == f"radiodash: {message}\n", res.stderr
+    assert "Traceback" not in res.stderr and res.stdout == ""
+
+
+def test_output_in_a_missing_folder_is_one_line_not_a_traceback(tmp_path):
+    run = _sim_folder(tmp_path)
+    missing = tmp_path / "no" / "such"
+    _one_line_error(_cli("report", str(run), "-o", str(missing / "r.md")), 2,
+                    f"cannot write the Markdown report to {missing / 'r.md'}: the folder {missing} does not exist")
+    _one_line_error(_cli("report", str(run), "-o", str(tmp_path / "r.md"), "--html", str(missing / "r.html")), 2,
+                    f"cannot write the HTML report to {missing / 'r.html'}: the folder {missing} does not exist")
+    assert not (tmp_path / "r.md").exists()  # nothing half-done: checked before any work
+    _one_line_error(_cli("parse", str(run), "--csv", str(missing / "t.csv")), 2,
+                    f"cannot write the CSV to {missing / 't.csv'}: the folder {missing} does not exist")
+    _one_line_error(_cli("parse", str(run), "--csv", str(tmp_path)), 2,
+                    f"cannot write the CSV to {tmp_path}: it is a folder")
+
+
+@pytest.mark.parametrize("kind", ["binary", "plain text", "empty folder"])
+def test_input_without_a_radiodiff_log_line_is_status_1(tmp_path, kind):
+    if kind == "binary":
+        path = tmp_path / "weights.log"
+        path.write_bytes(bytes(range(256)) * 40)
+    elif kind == "plain text":
+        path = tmp_path / "notes.txt"
+        path.write_text("hello\nthis is not a training log\n")
+    else:
+        path = tmp_path / "empty"
+        path.mkdir()
+    for cmd in (("analyze", str(path)), ("report", str(path), "-o", str(tmp_path / "r.md")),
+                ("parse", str(path), "--csv", str(tmp_path / "t.csv"))):
+        _one_line_error(_cli(*cmd), 1, f"no RadioDiff log lines in {path}")
+
+
+def test_bad_windows_say_why(tmp_path):
+    run = _sim_folder(tmp_path)
+    _one_line_error(_cli("analyze", str(run), "--from-step", "3000", "--until-step", "1000"), 2,
+                    "--from-step 3,000 is after --until-step 1,000: no step can be in that window")
+    _one_line_error(_cli("analyze", str(run), "--from-step", "-5"), 2, "--from-step -5 is negative: steps start at 0")
+    _one_line_error(_cli("report", str(run), "-o", str(tmp_path / "r.md"), "--from-step", "9000"), 1,
+                    "no step record in steps 9,000 to the latest: the log has steps 0 to 4,900")
+
+
+def test_non_finite_values_leak_no_warning_and_the_csv_writes_them_as_logged(tmp_path):
+    run = _sim_folder(tmp_path, nan_step=1_000, grad_accum=2)  # nan from step 1,000 to the end
+    log = sorted(run.glob("*_.log"))[0]
+    text = log.read_text().replace("train/g_loss: nan", "train/g_loss: -inf", 3)
+    log.write_text(text)
+    res = _cli("analyze", str(run))
+    assert res.returncode == 0 and res.stderr == ""
+    j = __import__("json").loads(res.stdout)
+    (nf,) = [a for a in j["alerts"] if a["code"] == "non_finite_loss"]
+    assert "train/g_loss" in nf["metrics"] and len(nf["metrics"]) == 5
+    res = _cli("report", str(run), "-o", str(tmp_path / "r.md"), "--html", str(tmp_path / "r.html"))
+    assert res.returncode == 0 and res.stderr.count("\n") == 1 and res.stderr.startswith("wrote "), res.stderr
+    res = _cli("parse", str(run), "--csv", str(tmp_path / "t.csv"))
+    assert res.returncode == 0 and "Warning" not in res.stderr
+    df = pd.read_csv(tmp_path / "t.csv", keep_default_na=False, dtype=str)
+    assert df.loc[df.step == "1000", "train/g_loss"].item() == "-inf"
+    assert df.loc[df.step == "1300", "train/rec_loss"].item() == "nan" and (df["train/total_loss"] != "").all()
 
 
 def test_simulate_writes_a_results_folder(tmp_path):
@@ -58,7 +133,10 @@ def test_analyze_json_and_report(tmp_path):
     res = _cli("analyze", str(tmp_path), "--json")
     assert res.returncode == 0, res.stderr
     j = json.loads(res.stdout)
-    assert j["records"] == len(truth.steps) and j["steps"] == {"first": 0, "last": 19_900, "total": 20_000}
+    assert j["records"] == len(truth.steps)
+    assert {k: j["steps"][k] for k in ("first", "last", "total")} == {"first": 0, "last": 19_900, "total": 20_000}
+    assert j["state"] == "finished" and j["steps"]["first_time"] == "2025-08-15T20:41:07.512000"
+    assert [s["total_steps"] for s in j["segments"]] == [20_000, 20_000]
     assert [s["resumed_from_milestone"] for s in j["segments"]] == [None, 12]
     on = next(e for e in j["events"] if e["kind"] == "discriminator_on")
     assert (on["step"], on["configured_step"], on["last_off_step"]) == (8_100, 8_001, 8_000)
@@ -67,4 +145,9 @@ def test_analyze_json_and_report(tmp_path):
     out, html = tmp_path / "r.md", tmp_path / "r.html"
     res = _cli("report", str(tmp_path), "-o", str(out), "--html", str(html))
     assert res.returncode == 0, res.stderr
-    assert "## Areas for attention" in out.read_text() and "plotly" in html.read_text()
+    md = out.read_text()
+    assert md.index("## Summary") < md.index("## Key metrics") < md.index("## Configuration")
+    assert "Plotly.newPlot" in html.read_text() and html.read_text().startswith("<!doctype html>")
+    pngs = sorted((tmp_path / "r-charts").glob("*.png"))
+    assert pngs and all(f"r-charts/{p.name}" in md for p in pngs)  # Markdown links its static charts
+    assert res.stderr == f"wrote {out}, {len(pngs)} chart image(s) in {tmp_path / 'r-charts'}, {html}\n"
