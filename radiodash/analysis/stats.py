@@ -12,6 +12,7 @@ EDGE_SHARE = 0.1  # start and end of a series: medians of its first and last ten
 MIN_EDGE = 3  # …of at least this many records (when the series has twice as many)
 FLAT_Z = 3.0  # a change within this many standard errors of the endpoint difference is "flat"
 _MEDIAN_SE = 1.2533  # standard error of a median of k normal values: 1.2533 σ / √k
+NOISE_SAMPLE = 100_000  # differences used for the noise estimate of a longer series
 TREND_KEYS = ("start", "end", "change", "change_rel", "noise", "edge_records", "trend")
 
 
@@ -24,7 +25,12 @@ def record_noise(values: np.ndarray) -> float:
     v = values[np.isfinite(values)]
     if v.size < 2:
         return 0.0
-    return float(1.4826 * np.median(np.abs(np.diff(v))) / np.sqrt(2))
+    if v.size > NOISE_SAMPLE:  # a scale estimate: an even sample of the differences is as good, and 10x cheaper
+        at = np.linspace(0, v.size - 2, NOISE_SAMPLE).astype(np.int64)
+        d = v[at + 1] - v[at]
+    else:
+        d = np.diff(v)
+    return float(1.4826 * np.median(np.abs(d)) / np.sqrt(2))
 
 
 def robust_trend(values: np.ndarray) -> dict[str, Any]:
@@ -83,9 +89,14 @@ def frame_stats(frame: pd.DataFrame, metrics: list[str], rows: slice = slice(Non
 def slope_per_1k(steps: np.ndarray, values: np.ndarray) -> float | None:
     """Least-squares slope per 1,000 steps over the finite values."""
     ok = np.isfinite(values)
-    if ok.sum() < 2:
+    if ok.all():  # the usual case: no masked copies
+        x, y = steps.astype(float), values
+    elif ok.sum() < 2:
         return None
-    x, y = steps[ok].astype(float), values[ok]
+    else:
+        x, y = steps[ok].astype(float), values[ok]
+    if x.size < 2:
+        return None
     dx = x - x.mean()
     sxx = float(dx @ dx)
     if sxx == 0:

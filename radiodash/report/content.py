@@ -95,7 +95,8 @@ def summary(snap: Snapshot, a: Analysis, frame: pd.DataFrame) -> Section:
         blocks.append(Para(text("The log has no timestamps (a console capture): start, end and rates are unknown.")))
     log_freq, save_every, _ = _config_numbers(a.config)
     if tp.latest_step is not None:
-        progress = f"Latest logged step {tp.latest_step:,}"
+        progress = (f"The window's last logged step is {tp.latest_step:,}" if win
+                    else f"Latest logged step {tp.latest_step:,}")
         if tp.total_steps:
             progress += f" of {tp.total_steps:,} (train_num_steps): {tp.latest_step / tp.total_steps:.1%}"
         every = f"; the trainer logs one record every {int(log_freq):,} steps" if log_freq else ""
