@@ -465,18 +465,34 @@ class KeyTable:
             self._names.append(bytes(self.key_bytes[kid, : self.key_len[kid]]).decode("ascii"))
         return self._names
 
+    @property
+    def max_keys(self) -> int:
+        return self.key_bytes.shape[0]
+
+    @property
+    def max_key_bytes(self) -> int:
+        return self.key_bytes.shape[1]
+
     def intern(self, name: str) -> int:
-        """Id of a key found by the Python parser (adding it to the scanner's table)."""
+        """Id of a key found by the Python parser (adding it to the scanner's table); -1 when it cannot
+        be held (longer than `max_key_bytes`, or a new key beyond `max_keys`): see `refusal`."""
         raw = np.frombuffer(name.encode("utf-8"), np.uint8)
+        if raw.size > self.max_key_bytes:
+            return -1
         h = np.uint64(14695981039346656037)
         with np.errstate(over="ignore"):
             for c in raw:
                 h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
         kid = _key_slot(raw, 0, raw.size, h, self.table_hash, self.table_id, self.key_bytes, self.key_len, self.nkeys)
-        if kid < 0:
-            raise ValueError(f"too many or too long metric keys (at {name!r})")
-        self.names()
-        return kid
+        if kid >= 0:
+            self.names()
+        return int(kid)
+
+    def refusal(self, name: str) -> str:
+        """Why `intern(name)` returned -1, in words for a damaged-line message."""
+        if len(name.encode("utf-8")) > self.max_key_bytes:
+            return f"key {name[:40]!r}… is longer than {self.max_key_bytes} bytes"
+        return f"key {name[:40]!r} is one more than the {self.max_keys:,} distinct keys a file may have"
 
     id_of = intern
 

@@ -358,3 +358,65 @@ def test_every_row_knows_its_log_line_and_frames_carry_no_attrs():
     assert snap.lines.tolist() == [2, 6, 8]  # step 100 from the first launch; 200 and 300 from the resume
     assert snap.raw_lines.tolist() == [2, 3, 4, 6, 8]
     assert not snap.frame.attrs and not snap.raw.attrs
+
+
+# ---------------------------------------------------------------------------- limits and damaged input
+
+
+def _line(step: int, extra: str = "", value: str = "1.00000") -> str:
+    return f"2025-08-15 20:41:07,376 [Train Step] {step}/1000: train/total_loss: {value}, {extra}lr: 0.00000, "
+
+
+@pytest.mark.parametrize("chunks", [None, [1], [2], [1, 2]])
+def test_a_key_longer_than_the_limit_damages_its_line_only(chunks):
+    long_key = "train/" + "k" * 120
+    text = "\n".join([_line(100), _line(200, f"{long_key}: 2.00000, "), _line(300), _line(400)]) + "\n"
+    s = parse_text(text, chunks=chunks)
+    assert s.frame["step"].tolist() == [100, 300, 400]
+    assert s.problem_count == 1
+    p = s.problems[0]
+    assert p.line == 2 and "longer than 96 bytes" in p.reason and "not used" in p.reason
+
+
+def test_more_keys_than_the_limit_damage_only_the_lines_that_add_them():
+    parser, store = Parser("run.log", max_keys=4), RunStore("run.log", "run")
+    lines = [_line(100), _line(200, "a: 1.00000, "), _line(300, "b: 1.00000, c: 1.00000, "), _line(400, "a: 2.00000, ")]
+    for i, ln in enumerate(lines, start=1):  # live: one line per chunk
+        store.ingest(parser.feed((ln + "\n").encode(), i))
+    s = store.snapshot()
+    assert s.frame["step"].tolist() == [100, 200, 400]  # total_loss, lr, a fit; b and c would be the 4th and 5th
+    assert [p.line for p in s.problems] == [3]
+    assert "4 distinct keys" in s.problems[0].reason
+    assert s.frame["a"].tolist()[1:] == [1.0, 2.0]
+
+
+def test_python_number_syntax_that_the_log_never_prints_is_not_a_number():
+    s = parse_text(_line(100, value="1_000") + "\n" + _line(200, value=" 5") + "\n" + _line(300, value="2.5e-3") + "\n")
+    assert np.isnan(s.frame["train/total_loss"].iloc[0]) and np.isnan(s.frame["train/total_loss"].iloc[1])
+    assert s.frame["train/total_loss"].iloc[2] == 0.0025
+    assert [p.line for p in s.problems] == [1, 2] and "not a number" in s.problems[0].reason
+
+
+@pytest.mark.parametrize("cut", [40, 95, len(GEN) - 3])
+@pytest.mark.parametrize("parts", [False, True])
+def test_a_line_cut_short_and_continued_by_the_next_is_two_lines(cut, parts):
+    """A full disk wrote only the start of step 35,000; the next line (35,100) continued it."""
+    nxt = GEN.replace("35000/", "35100/").replace("20:41:07,376", "20:41:08,001")
+    text = CFG + "\n" + GEN[:cut] + nxt + "\n" + GEN.replace("35000/", "35200/") + "\n"
+    s = parse_text(text, parts=parts)
+    f = s.frame.set_index("step")
+    assert f.index.tolist() == ([35000] if cut > 60 else []) + [35100, 35200]
+    assert f.loc[35100, "time"] == pd.Timestamp("2025-08-15 20:41:08.001")
+    assert f.loc[35100, "train/total_loss"] == 1811.20437 and f.loc[35100, "train/g_loss"] == -0.4512
+    assert s.problem_count == 1 and s.problems[0].line == 2
+    if 35000 in f.index:  # the fields written in full before the cut are kept, the rest is unknown
+        assert np.isnan(f.loc[35000, "lr"])
+
+
+def test_a_step_going_back_within_a_launch_is_said():
+    s = parse_text("\n".join([CFG, _line(100), _line(200), _line(150), _line(300)]) + "\n")
+    assert s.frame["step"].tolist() == [100, 150, 200, 300]
+    assert [n for n in s.notices if "went back" in n] == [
+        "run.log:4: the step went back from 200 to 150 within one launch (lines out of order, or two writers in "
+        "one file); records are shown in step order, and where a step repeats the later line wins"]
+    assert not parse_text("\n".join([CFG, GEN, DISC, GEN.replace("35000/", "35100/")]) + "\n").notices  # accumulation

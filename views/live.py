@@ -149,7 +149,7 @@ def panels(snap) -> None:
 
     with st.expander("Diagnostics"):
         reg = ui.registry()
-        st.text(f"Bytes read: {run.source.bytes_read}\nLines read: {snap.lines_read}\n"
+        st.text(f"Bytes read: {run.bytes_read}\nLines read: {snap.lines_read}\n"
                 f"Refreshes: {run.refreshes}\nFollowers: {reg.followers()}\n"
                 f"Watcher: {getattr(run._follower, 'mode', 'none')}\n"
                 f"Other lines: {snap.other_lines}\nDamaged step lines: {snap.problem_count}")
