@@ -261,8 +261,10 @@ class Parser:
     a YAML-like config block that may continue in the next chunk. One Parser per file.
     """
 
-    def __init__(self, file: str, max_keys: int = 1024, max_key_bytes: int = 96) -> None:
+    def __init__(self, file: str, max_keys: int = 1024, max_key_bytes: int = 96,
+                 parallel_bytes: int = _scan.PARALLEL_BYTES) -> None:
         self.file = file
+        self.parallel_bytes = parallel_bytes  # blocks larger than this are scanned as two halves
         self.keys = _scan.KeyTable(max_keys, max_key_bytes)
         self._block: Header | None = None  # a multi-line config block that may still grow
         self._block_last = -1  # index (in the current chunk) of the block's last line
@@ -280,7 +282,7 @@ class Parser:
         """Like `feed`, but a big block is scanned as two halves on two threads: one chunk per half."""
         view = memoryview(data)
         out = []
-        for start, end, res in _scan.scan_parts(data, self.keys):
+        for start, end, res in _scan.scan_parts(data, self.keys, self.parallel_bytes):
             out.append(self._feed_scanned(view[start:end], first_line, res))
             first_line += res.n
         return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Iterator, Protocol
 
 from .parse import ParsedChunk, Parser
+from ._scan import PARALLEL_BYTES
 from .source import Source
 from .tail import MAX_LINE_BYTES, READ_BLOCK, FileReset, FileTail, Lines, LongLine, ReadBuffer, Refused
 
@@ -30,6 +31,7 @@ class Limits:
     max_line_bytes: int = MAX_LINE_BYTES
     max_keys: int = 1024
     max_key_bytes: int = 96
+    parallel_bytes: int = PARALLEL_BYTES  # a block larger than this is scanned as two halves on two threads
 
     def buffer(self) -> ReadBuffer:
         """One reusable read buffer for a refresh of every file of a run."""
@@ -66,7 +68,8 @@ class LogReader:
         self.path = path
         self.name = path.rsplit("/", 1)[-1]
         self.tail = FileTail(path, block=limits.read_block, max_line=limits.max_line_bytes)
-        self.parser = Parser(path, max_keys=limits.max_keys, max_key_bytes=limits.max_key_bytes)
+        self.parser = Parser(path, max_keys=limits.max_keys, max_key_bytes=limits.max_key_bytes,
+                             parallel_bytes=limits.parallel_bytes)
         self.line = 1  # number of the next line
 
     @property

@@ -24,7 +24,8 @@ DISC = ("2025-08-15 20:41:07,380 [Train Step] 35000/150000: train/disc_loss: 0.6
         "train/logits_fake: 0.02000, lr: 0.00000, ")
 
 
-def parse_text(text: bytes | str, chunks: list[int] | None = None, file: str = "run.log", parts: bool = False):
+def parse_text(text: bytes | str, chunks: list[int] | None = None, file: str = "run.log", parts: bool = False,
+               parallel_bytes: int = _scan.PARALLEL_BYTES):
     """Parse text in one go, or cut at the given line counts; return the snapshot.
 
     parts: as the run does, a big chunk scanned as two halves on two threads (`feed_parts`).
@@ -32,7 +33,7 @@ def parse_text(text: bytes | str, chunks: list[int] | None = None, file: str = "
     data = text.encode() if isinstance(text, str) else text
     lines = data.split(b"\n")
     complete = lines[:-1]
-    parser, store = Parser(file), RunStore(file, file)
+    parser, store = Parser(file, parallel_bytes=parallel_bytes), RunStore(file, file)
     cuts = [0] + sorted(set(c for c in (chunks or []) if 0 < c < len(complete))) + [len(complete)]
     for a, b in zip(cuts, cuts[1:]):
         if b > a:
@@ -288,7 +289,7 @@ def test_random_bytes_never_raise(data, cuts):
     assert_same_run(parse_text(text), parse_text(text, chunks=cuts))
 
 
-def test_parallel_halves_equal_sequential(monkeypatch):
+def test_parallel_halves_equal_sequential():
     rng = np.random.default_rng(0)
     lines = [CFG]
     for i in range(3000):
@@ -298,12 +299,11 @@ def test_parallel_halves_equal_sequential(monkeypatch):
             lines.append(GEN.replace("35000/", "150000/").replace("lr:", "train/new_key: 1.00000, lr:"))
     text = "\n".join(lines) + "\n"
     one = parse_text(text)
-    monkeypatch.setattr(_scan, "PARALLEL_BYTES", 1000)
-    two = parse_text(text, chunks=[1, 4000], parts=True)  # the first chunk teaches keys; the rest is split in halves
+    two = parse_text(text, chunks=[1, 4000], parts=True, parallel_bytes=1000)  # the first chunk teaches keys
     assert_same_run(one, two)
     raw = text.encode()
     a, b = raw.index(b"\n", 2000) + 1, raw.index(b"\n", 9000) + 1
-    parser = Parser("run.log")
+    parser = Parser("run.log", parallel_bytes=1000)
     parser.feed(raw[:a], 1)
     assert len(parser.feed_parts(raw[a:b], raw[:a].count(b"\n") + 1)) == 2  # really two halves
     assert "train/new_key" in two.raw

@@ -159,6 +159,7 @@ def test_two_launches_in_one_file_and_a_header_only_launch(followed, tmp_path):
     assert snap.frame["train/total_loss"].tolist() == [3.0, 3.0, 3.0]
 
 
+@pytest.mark.slow
 def test_a_fifty_megabyte_line_is_skipped_in_bounded_memory(tmp_path):
     log = tmp_path / "nohup.out"
     with open(log, "wb") as f:
