@@ -1,55 +1,102 @@
-"""Following: call back when a run's files may have changed.
+"""Following: refresh runs when their files may have changed — for any number of runs, with bounded threads.
 
-The real watchdog observer (inotify, or polling when inotify is unavailable or
-`RADIODASH_POLL=1`), plus a periodic poll of its own, because on NFS inotify never sees
-writes made by other machines and remote sources cannot be watched at all.
+One `FollowService` holds one watchdog observer (inotify, or polling when inotify is
+unavailable or `RADIODASH_POLL=1`), one scheduler thread and a small pool of refresh workers
+for every run it follows. A run costs one watch on its folder (shared by runs in the same
+folder) and no thread of its own. Besides the watcher's events, every run is refreshed every
+`poll_interval` anyway: on NFS inotify never sees writes made by other machines, and a remote
+source cannot be watched at all. A run is never refreshed by two workers at once, and a slow
+one (a huge first read, a remote host timing out) does not hold up the others.
 """
 from __future__ import annotations
 
 import logging
 import os
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Hashable
 
 log = logging.getLogger("radiodash.follow")
 
 
-class Follower:
-    """Call `on_change` when the watched directories may have changed, and every `poll_interval` anyway."""
+@dataclass
+class _Target:
+    key: Hashable
+    dirs: tuple[str, ...]
+    refresh: Callable[[], None]
+    dirty: bool = True
+    running: bool = False
+    last: float = 0.0
+    watched: list[str] = field(default_factory=list)  # directories actually scheduled (a parent while missing)
 
-    def __init__(self, dirs: list[str], on_change: Callable[[], None], *, poll_interval: float = 1.0,
-                 force_polling: bool | None = None) -> None:
-        self.dirs = [os.path.abspath(d) for d in dirs]
-        self.on_change = on_change
+
+class FollowService:
+    """Refresh registered targets on file events and every `poll_interval` seconds; thread-safe."""
+
+    def __init__(self, *, poll_interval: float = 1.0, force_polling: bool | None = None, workers: int = 2) -> None:
         self.poll_interval = poll_interval
         self.force_polling = os.environ.get("RADIODASH_POLL") == "1" if force_polling is None else force_polling
         self.mode = "none"
+        self._lock = threading.Lock()
+        self._targets: dict[Hashable, _Target] = {}
+        self._watches: dict[str, tuple[object, int]] = {}  # directory -> (watchdog watch, targets using it)
         self._observer = None
-        self._late: list[str] = []
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="radiodash-refresh")
         self._thread = threading.Thread(target=self._loop, name="radiodash-follow", daemon=True)
+        self._started = False
 
-    def start(self) -> "Follower":
-        self._observer = self._start_observer()
+    # ------------------------------------------------------------------ targets
+
+    def add(self, key: Hashable, dirs: list[str] | tuple[str, ...], refresh: Callable[[], None]) -> None:
+        """Follow `key`: call `refresh()` (on a worker) when one of `dirs` changes, and periodically."""
+        self._start()
+        target = _Target(key, tuple(os.path.abspath(d) for d in dirs), refresh)
+        with self._lock:
+            old = self._targets.pop(key, None)
+            if old is not None:
+                self._unwatch(old)
+            self._targets[key] = target
+            self._watch(target)
+        self._wake.set()
+
+    def remove(self, key: Hashable) -> None:
+        with self._lock:
+            target = self._targets.pop(key, None)
+            if target is not None:
+                self._unwatch(target)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._targets)
+
+    @property
+    def watches(self) -> int:
+        """Directories watched by the observer (each costs the observer one emitter thread)."""
+        with self._lock:
+            return len(self._watches)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # ------------------------------------------------------------------ the observer
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            self._observer = self._start_observer()
         self._thread.start()
-        return self
 
     def _start_observer(self):
-        from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
 
-        wake = self._wake
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event) -> None:
-                if event.event_type in ("modified", "created", "deleted", "moved", "closed"):
-                    wake.set()
-
-        targets = [_existing(d) for d in self.dirs]
-        self._late = [d for d, t in zip(self.dirs, targets) if d != t]
         kinds = [("polling", lambda: PollingObserver(timeout=max(0.25, self.poll_interval / 2)))]
         if not self.force_polling:
             kinds.insert(0, ("inotify", Observer))
@@ -57,72 +104,122 @@ class Follower:
             obs = None
             try:
                 obs = make()
-                for d in dict.fromkeys(targets):
-                    obs.schedule(Handler(), d, recursive=False)
                 obs.start()
                 self.mode = mode
                 return obs
-            except OSError as e:  # inotify instance or watch limits: fall back to polling
+            except OSError as e:  # inotify instance limit: fall back to polling
                 log.warning("file watcher %s unavailable (%s); falling back", mode, e)
-                if obs is not None:
-                    try:
-                        obs.stop()
-                    except Exception:  # noqa: BLE001
-                        pass
+                _stop_quietly(obs)
         self.mode = "poll-only"
         return None
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.poll_interval)
-            if self._stop.is_set():
-                break
-            self._wake.clear()  # events arriving during the call cause exactly one more call
-            try:
-                self.on_change()
-            except Exception:  # noqa: BLE001 - a bad callback must not kill the follower
-                log.exception("refresh after a file change failed")
-            self._watch_late_dirs()
-
-    def _watch_late_dirs(self) -> None:
-        """A folder that did not exist at start was watched through its parent; watch it once it exists."""
-        if self._observer is None or not self._late:
-            return
+    def _handler(self):
         from watchdog.events import FileSystemEventHandler
 
-        wake = self._wake
+        service = self
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event) -> None:
-                wake.set()
+                if event.event_type in ("modified", "created", "deleted", "moved", "closed"):
+                    service._mark(os.fsdecode(event.src_path), os.fsdecode(getattr(event, "dest_path", "") or ""))
 
-        for d in [d for d in self._late if os.path.isdir(d)]:
-            try:
-                self._observer.schedule(Handler(), d, recursive=False)
-                self._late.remove(d)
-            except OSError as e:  # watch limit: the periodic poll still covers it
-                log.warning("cannot watch %s: %s", d, e)
-                self._late.remove(d)
+        return Handler()
 
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
+    def _mark(self, *paths: str) -> None:
+        """An event under a watched folder: its targets are refreshed soon."""
+        hit = False
+        with self._lock:
+            for t in self._targets.values():
+                if any(p and (os.path.dirname(p) == w or p == w) for p in paths for w in t.watched):
+                    t.dirty = hit = True
+        if hit:
+            self._wake.set()
+
+    def _watch(self, target: _Target) -> None:
+        """Schedule the target's folders (or their nearest existing parents), shared and counted. Lock held."""
+        target.watched = [_existing(d) for d in target.dirs]
+        if self._observer is None:
+            return
+        for d in dict.fromkeys(target.watched):
+            watch, users = self._watches.get(d, (None, 0))
+            if watch is None:
+                try:
+                    watch = self._observer.schedule(self._handler(), d, recursive=False)
+                except OSError as e:  # the watch or instance limit: the periodic poll still covers it
+                    log.warning("cannot watch %s (%s); polling it", d, e)
+                    continue
+            self._watches[d] = (watch, users + 1)
+
+    def _unwatch(self, target: _Target) -> None:
+        """Release the target's watches; a folder nobody follows any more is unscheduled. Lock held."""
+        for d in dict.fromkeys(target.watched):
+            watch, users = self._watches.get(d, (None, 0))
+            if watch is None:
+                continue
+            if users > 1:
+                self._watches[d] = (watch, users - 1)
+            else:
+                del self._watches[d]
+                try:
+                    self._observer.unschedule(watch)
+                except Exception:  # noqa: BLE001 - already gone with its folder
+                    pass
+        target.watched = []
+
+    # ------------------------------------------------------------------ the loop
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_interval / 2)
+            if self._stop.is_set():
+                break
+            self._wake.clear()  # events arriving from here on cause one more round
+            now = time.monotonic()
+            with self._lock:
+                due = [t for t in self._targets.values()
+                       if not t.running and (t.dirty or now - t.last >= self.poll_interval)]
+                for t in due:
+                    t.running, t.dirty, t.last = True, False, now
+                    if t.watched != [_existing(d) for d in t.dirs]:  # a folder that appeared: watch it
+                        self._unwatch(t)
+                        self._watch(t)
+            for t in due:
+                self._pool.submit(self._run, t)
+
+    def _run(self, target: _Target) -> None:
+        try:
+            target.refresh()
+        except Exception:  # noqa: BLE001 - a bad refresh must not stop the others
+            log.exception("refresh of %s failed", target.key)
+        finally:
+            with self._lock:
+                target.running = False
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._observer is not None:
-            try:
-                self._observer.stop()
-                self._observer.join(timeout=5)
-            except Exception:  # noqa: BLE001
-                pass
+        with self._lock:
+            self._targets.clear()
+            self._watches.clear()
+        _stop_quietly(self._observer)
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _stop_quietly(observer) -> None:
+    if observer is None:
+        return
+    try:
+        observer.stop()
+        observer.join(timeout=5)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _existing(d: str) -> str:
     """The directory itself, or its nearest existing parent (a run folder that does not exist yet)."""
     p = Path(d)
-    while not p.exists() and p.parent != p:
+    while not p.is_dir() and p.parent != p:
         p = p.parent
     return str(p)

@@ -107,8 +107,12 @@ class Run:
 
     def follow(self, on_update: Callable[[int], None] | None = None, *, poll_interval: float = 1.0,
                force_polling: bool | None = None):
-        """Keep the run current from a background thread (watchdog events + polling)."""
-        from .follow import Follower
+        """Keep this run current from a background thread of its own (watchdog events + polling).
+
+        For many runs at once, add them to one shared `radiodash.follow.FollowService` instead
+        (the dashboard's registry does).
+        """
+        from .follow import FollowService
 
         def changed() -> None:
             n = self.refresh()
@@ -116,9 +120,8 @@ class Run:
                 on_update(n)
 
         if self._follower is None:
-            self._follower = Follower(list(self.source.watch_dirs), changed, poll_interval=poll_interval,
-                                      force_polling=force_polling)
-            self._follower.start()
+            self._follower = FollowService(poll_interval=poll_interval, force_polling=force_polling, workers=1)
+            self._follower.add(self, self.source.watch_dirs, changed)
         return self._follower
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from radiodash.follow import Follower
+from radiodash.follow import FollowService
 from radiodash.reader import Limits
 from radiodash.run import Run
 from radiodash.source import LocalSource
@@ -190,12 +190,41 @@ def test_follower_survives_a_failing_callback_and_keeps_polling(tmp_path):
         if len(calls) >= 3:
             done.set()
 
-    f = Follower([str(tmp_path)], flaky, poll_interval=0.1).start()
+    f = FollowService(poll_interval=0.1)
+    f.add("flaky", [str(tmp_path)], flaky)
     try:
         assert done.wait(10)
     finally:
         f.stop()
     assert not f.is_alive()
+
+
+def test_one_service_follows_many_runs_with_one_watch_per_folder(tmp_path):
+    """Forty runs in twenty folders: twenty watches, a fixed number of threads, every run kept current."""
+    before = threading.active_count()
+    service = FollowService(poll_interval=30.0, workers=2)  # slow poll: the events must do the work
+    runs = []
+    for i in range(40):
+        folder = tmp_path / f"run{i // 2}"
+        folder.mkdir(exist_ok=True)
+        log = folder / f"2025-08-15-20-{i % 2:02d}_.log"
+        log.write_text(HEADER % 0 + line(0))
+        run = Run(folder)
+        run.refresh()
+        service.add(str(log), [str(folder)], run.refresh)
+        runs.append((log, run))
+    try:
+        assert service.watches == 20 and len(service) == 40
+        assert threading.active_count() - before <= 20 + 5  # an emitter per folder; observer, loop, 2 workers, 1 more
+        for log, _ in runs:
+            with open(log, "a") as f:
+                f.write(line(100))
+        assert wait_for(lambda: all(steps(r) == [0, 100] for _, r in runs))
+        for log, _ in runs:
+            service.remove(str(log))
+        assert service.watches == 0 and len(service) == 0
+    finally:
+        service.stop()
 
 
 @given(st.lists(st.one_of(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), st.integers(41, 400).map(lambda n: b"y" * n)),
