@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _scan
 from .model import Problem
+from .radiodiff import CONFIG_GROUPS
 
 TRAIN, VAL = _scan.TRAIN, _scan.VAL
 
@@ -299,7 +300,8 @@ class Parser:
             lineno = first_line + i
             raw = bytes(data[res.starts[i]:res.ends[i]])
             if block is not None:
-                if i == block_last + 1 and kind[i] == _scan.OTHER and res.times[i] < 0:
+                crlf = kind[i] == _scan.SLOW and raw.endswith(b"\r") and raw.count(b"\r") == 1  # Windows line ends
+                if i == block_last + 1 and (kind[i] == _scan.OTHER or crlf) and res.times[i] < 0:
                     text = raw.decode("utf-8", "replace")
                     if _YAML_LINE.match(text.rstrip()):
                         block.text.append(text)
@@ -307,6 +309,9 @@ class Parser:
                         continue
                 block = self._finish_block(block, carried, updates)
             pieces = step_pieces(raw) if b"\r" in raw or len(_STEP_ANY.findall(raw)) > 1 else [raw]
+            if len(pieces) > _SUB:
+                log.problem(lineno, f"{len(pieces) - _SUB:,} more messages on this physical line were not read "
+                                    f"(at most {_SUB} per line)", raw)
             for j, piece in enumerate(pieces[:_SUB]):
                 pos = i * _SUB + j
                 got = parse_step(piece)
@@ -329,7 +334,7 @@ class Parser:
                     if cfg is None:
                         log.problem(lineno, "config header could not be read (not a Python dict literal)", piece)
                     events.append((pos, Header(lineno, t, cfg)))
-                elif _YAML_TOP.match(text) and (t >= 0 or stripped in ("data:", "model:", "trainer:")):
+                elif (top := _YAML_TOP.match(text)) and top.group(1) in CONFIG_GROUPS:
                     block, block_last, carried = Header(lineno, t, None, text=[text]), i, False
                     events.append((pos, block))
                 elif (mark := _marker(text, lineno)) is not None:

@@ -420,3 +420,25 @@ def test_a_step_going_back_within_a_launch_is_said():
         "run.log:4: the step went back from 200 to 150 within one launch (lines out of order, or two writers in "
         "one file); records are shown in step order, and where a step repeats the later line wins"]
     assert not parse_text("\n".join([CFG, GEN, DISC, GEN.replace("35000/", "35100/")]) + "\n").notices  # accumulation
+
+
+def test_a_block_config_with_windows_line_ends_is_one_launch():
+    block = ["2025-10-15 13:03:42,353 data:", "  batch_size: 4", "  name: DPMK", "model:", "  first_stage:",
+             "    embed_dim: 3", "trainer:", "  lr: 2e-05", "  train_num_steps: 80000"]
+    step = "2025-10-15 13:03:47,691 [Train Step] 0/80000: loss_simple: 3.61127, loss_vlb: 0.00000, total_loss: 3.61127, lr: 0.00002, "
+    s = parse_text("\r\n".join(block + [step]) + "\r\n")
+    assert len(s.segments) == 1 and s.segments[0].stage == "diffusion"
+    assert s.segments[0].config == {"data": {"batch_size": 4, "name": "DPMK"}, "model": {"first_stage": {"embed_dim": 3}},
+                                    "trainer": {"lr": 2e-05, "train_num_steps": 80000}}
+    assert s.frame["loss_simple"].tolist() == [3.61127] and s.problem_count == 0
+
+
+def test_a_timestamped_word_and_colon_is_not_a_config_header():
+    s = parse_text("2025-10-15 13:03:42,353 Loading:\n  shards: 4\n" + _line(100) + "\n")
+    assert len(s.segments) == 1 and s.segments[0].config is None and s.other_lines == 2
+
+
+def test_messages_beyond_the_per_line_limit_are_counted_not_dropped_silently():
+    msgs = "".join(_line(100 * i) for i in range(1, 71))  # 70 step messages on one physical line
+    s = parse_text(msgs + "\n")
+    assert len(s.frame) == 64 and s.problem_count == 1 and "6 more messages" in s.problems[0].reason
