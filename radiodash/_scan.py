@@ -467,10 +467,12 @@ class KeyTable:
 
     @property
     def max_keys(self) -> int:
+        """How many distinct keys the table holds at most."""
         return self.key_bytes.shape[0]
 
     @property
     def max_key_bytes(self) -> int:
+        """The longest key (in UTF-8 bytes) the table holds."""
         return self.key_bytes.shape[1]
 
     def intern(self, name: str) -> int:
@@ -518,6 +520,7 @@ class ScanResult:
 
     def run(self, buf: np.ndarray, keys: "KeyTable", insert: bool = True,
             next_kid: np.ndarray | None = None) -> tuple[int, int, int]:
+        """Scan `buf` (complete lines) into these arrays; returns `scan()`'s (stop, lines, steps read)."""
         words, base = words_of(buf)
         return scan(buf, words, base, 0, self.kinds, self.starts, self.ends, self.steps, self.totals, self.times, self.values,
                     self.present, self.nf_line, self.nf_key, self.nf_code, self.nf_count,

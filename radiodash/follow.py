@@ -65,6 +65,7 @@ class FollowService:
         self._wake.set()
 
     def remove(self, key: Hashable) -> None:
+        """Stop following `key`; its folders are released (unwatched when nobody else follows them)."""
         with self._lock:
             target = self._targets.pop(key, None)
             if target is not None:
@@ -81,6 +82,7 @@ class FollowService:
             return len(self._watches)
 
     def is_alive(self) -> bool:
+        """Whether the scheduler thread runs (started at the first `add`, until `stop`)."""
         return self._thread.is_alive()
 
     # ------------------------------------------------------------------ the observer
@@ -196,6 +198,7 @@ class FollowService:
                 target.running = False
 
     def stop(self) -> None:
+        """Stop following everything: the observer, the scheduler and the workers end."""
         self._stop.set()
         self._wake.set()
         with self._lock:

@@ -454,11 +454,13 @@ class _ChunkLog:
     examples: list[str] = field(default_factory=list)
 
     def problem(self, line: int, reason: str, raw: bytes) -> None:
+        """Count a damaged line; keep it located, with a preview, while there is room."""
         self.problem_count += 1
         if len(self.problems) < MAX_PROBLEMS_KEPT:
             self.problems.append(Problem(self.file, line, reason, _preview(raw)))
 
     def other(self, line: int, raw: bytes) -> None:
+        """Count a line that is not data; keep the first few as examples."""
         self.other_lines += 1
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(f"{self.file}:{line}: {_preview(raw)}")

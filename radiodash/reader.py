@@ -55,10 +55,14 @@ class Reader(Protocol):
 
     path: str
 
-    def read(self, source: Source, buffer: ReadBuffer | None = None) -> Iterator[ReaderItem]: ...
+    def read(self, source: Source, buffer: ReadBuffer | None = None) -> Iterator[ReaderItem]:
+        """What is new in the file since the last call, in file order (see the module docstring)."""
+        ...
 
     @property
-    def bytes_read(self) -> int: ...
+    def bytes_read(self) -> int:
+        """Bytes read from the file so far (a refresh must cost only the new ones)."""
+        ...
 
 
 class LogReader:
@@ -74,6 +78,7 @@ class LogReader:
 
     @property
     def bytes_read(self) -> int:
+        """Bytes read from the file so far."""
         return self.tail.bytes_read
 
     def read(self, source: Source, buffer: ReadBuffer | None = None) -> Iterator[ReaderItem]:

@@ -92,9 +92,11 @@ class Run:
 
     @property
     def bytes_read(self) -> int:
+        """Bytes read from every file of the run so far."""
         return sum(r.bytes_read for r in self.readers.values())
 
     def snapshot(self) -> Snapshot:
+        """An immutable view of the run as read so far (the same object until something changes)."""
         return self.store.snapshot()
 
     def frame(self) -> pd.DataFrame:
@@ -103,6 +105,7 @@ class Run:
 
     @property
     def version(self) -> int:
+        """Grows with every change the store applied (a cheap "anything new?" for a redraw)."""
         return self.store.version
 
     def follow(self, on_update: Callable[[int], None] | None = None, *, poll_interval: float = 1.0,
@@ -125,6 +128,7 @@ class Run:
         return self._follower
 
     def close(self) -> None:
+        """Stop following and release the source (the snapshot taken stays valid)."""
         if self._follower is not None:
             self._follower.stop()
             self._follower = None

@@ -78,6 +78,7 @@ class Entry:
 
     @property
     def name(self) -> str:
+        """The file's name without its folder."""
         return self.path.rsplit("/", 1)[-1]
 
 
@@ -93,13 +94,21 @@ class NotRegular(OSError):
 class Handle(Protocol):
     """An open file: its stat and reads at an offset. Closed by the reader after each pass."""
 
-    def stat(self) -> FileStat: ...
+    def stat(self) -> FileStat:
+        """Size, modification time and identity of the open file."""
+        ...
 
-    def read_at(self, offset: int, size: int) -> bytes: ...
+    def read_at(self, offset: int, size: int) -> bytes:
+        """Up to `size` bytes from `offset` (fewer at the end of the file)."""
+        ...
 
-    def readinto_at(self, buffer: memoryview, offset: int) -> int: ...
+    def readinto_at(self, buffer: memoryview, offset: int) -> int:
+        """Read into `buffer` from `offset`; returns how many bytes were read."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the file."""
+        ...
 
 
 @runtime_checkable
@@ -110,11 +119,17 @@ class Source(Protocol):
     name: str  # the run's name (its folder or file name)
     watch_dirs: tuple[str, ...]
 
-    def discover(self) -> list[Entry]: ...
+    def discover(self) -> list[Entry]:
+        """The run's files now, from one listing; raises Unreachable when the storage cannot be reached."""
+        ...
 
-    def open(self, path: str) -> Handle | None: ...
+    def open(self, path: str) -> Handle | None:
+        """A handle on one file; None when it is not there; NotRegular for a FIFO, a device, a loop."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release connections (a local source holds none)."""
+        ...
 
 
 # ------------------------------------------------------------------ local files
@@ -128,16 +143,20 @@ class LocalHandle:
         self._st = st
 
     def stat(self) -> FileStat:
+        """From the fstat taken when the file was opened (the size the reader reads up to)."""
         st = self._st
         return FileStat(st.st_size, st.st_mtime, (st.st_dev, st.st_ino))
 
     def read_at(self, offset: int, size: int) -> bytes:
+        """pread: no seek, no shared file position."""
         return os.pread(self.fd, size, offset)
 
     def readinto_at(self, buffer: memoryview, offset: int) -> int:
+        """preadv into the caller's buffer (no new 8 MB allocation per block)."""
         return os.preadv(self.fd, [buffer], offset)
 
     def close(self) -> None:
+        """Close the descriptor."""
         os.close(self.fd)
 
 
@@ -193,6 +212,7 @@ class LocalSource:
 
     @property
     def watch_dirs(self) -> tuple[str, ...]:
+        """The run's folder, or a single file's folder (watching the folder sees deletion and re-creation)."""
         return (self.location,) if os.path.isdir(self.location) else (os.path.dirname(self.location),)
 
     def discover(self) -> list[Entry]:
@@ -222,10 +242,11 @@ class LocalSource:
         return found
 
     def open(self, path: str) -> LocalHandle | None:
+        """See `open_local`."""
         return open_local(path)
 
     def close(self) -> None:
-        pass
+        """Nothing to release."""
 
 
 def as_source(where: "str | os.PathLike | Source") -> Source:

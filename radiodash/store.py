@@ -41,6 +41,7 @@ class _Table:
         self._copied: set[str] = set()  # columns already copied since the last snapshot
 
     def reserve(self, rows: int) -> None:
+        """Room for `rows` rows (fresh arrays: a published snapshot keeps the old ones)."""
         if rows <= self.cap:
             return
         cap = rows
@@ -57,6 +58,7 @@ class _Table:
         self.published = 0  # fresh arrays: no snapshot holds them
 
     def column(self, key: str) -> np.ndarray:
+        """The column of `key`, created NaN for the rows before it first appeared."""
         col = self.cols.get(key)
         if col is None:
             col = self.cols[key] = np.empty(self.cap)
@@ -88,6 +90,7 @@ class _Table:
         self.reserve(max(n, 1024))
 
     def frame_columns(self) -> dict[str, np.ndarray]:
+        """Views of the first n rows for a snapshot; from now on those rows are copied before a write."""
         n = self.n
         self.published = n
         self._copied = set()
@@ -151,6 +154,7 @@ class RunStore:
     # ------------------------------------------------------------------ writing
 
     def reserve(self, rows: int) -> None:
+        """Room for `rows` step records (the run presizes from the listing's file sizes)."""
         with self.lock:
             self.train.reserve(rows)
 
@@ -189,6 +193,7 @@ class RunStore:
                 self.add_notice(message)
 
     def add_notice(self, message: str) -> None:
+        """A plain-text notice for the user (kept up to MAX_NOTICES)."""
         with self.lock:
             if len(self.notices) < MAX_NOTICES:
                 self.notices.append(message)

@@ -92,6 +92,7 @@ class ReadBuffer:
         self._buf: bytearray | None = None
 
     def get(self) -> bytearray:
+        """The buffer, allocated on first use."""
         if self._buf is None:
             self._buf = bytearray(self.size)
         return self._buf

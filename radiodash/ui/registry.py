@@ -38,6 +38,8 @@ class _Entry:
 
 
 class Registry:
+    """The runs this server follows, shared by every session (see the module docstring)."""
+
     def __init__(self, idle_seconds: float = IDLE_SECONDS, poll_interval: float = 0.5,
                  clock: Callable[[], float] = time.monotonic, janitor: bool = True,
                  max_runs: int | None = None, force_polling: bool | None = None,
@@ -146,6 +148,7 @@ class Registry:
             return sum(1 for e in self._runs.values() if e.run is not None)
 
     def close(self) -> None:
+        """Close every run and stop following (the server shuts down)."""
         self._stop.set()
         with self._lock:
             entries = list(self._runs.items())
