@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
+from mounts import tmpfs
 
 from radiodash import open_run
 
@@ -32,14 +30,8 @@ def step_line(step: int, second: int) -> bytes:
 
 @pytest.fixture
 def small_disk():
-    mnt = Path(tempfile.mkdtemp(prefix="radiodash-full-"))
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "none", str(mnt)], capture_output=True).returncode:
-        pytest.skip("needs mount (root) for a size-limited tmpfs")
-    try:
+    with tmpfs("256k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)
-        os.rmdir(mnt)
 
 
 @pytest.mark.slow

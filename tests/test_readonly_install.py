@@ -9,10 +9,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
+from mounts import remount_read_only, tmpfs
 
 REPO = Path(__file__).resolve().parents[1]
 LOG = ("2025-08-15 20:41:03,512 {'model': {'lossconfig': {'disc_start': 50001}}, 'trainer': {'train_num_steps': 1000}}\n"
@@ -21,19 +21,13 @@ LOG = ("2025-08-15 20:41:03,512 {'model': {'lossconfig': {'disc_start': 50001}},
 
 @pytest.fixture
 def readonly_tree():
-    mnt = Path(tempfile.mkdtemp(prefix="radiodash-ro-"))
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "none", str(mnt)], capture_output=True).returncode:
-        pytest.skip("needs mount (root): a read-only tmpfs is the only reliable read-only install here")
-    try:
+    with tmpfs("64m") as mnt:
         shutil.copytree(REPO / "radiodash", mnt / "radiodash", ignore=shutil.ignore_patterns("__pycache__"))
         (mnt / "home").mkdir()
         (mnt / "run").mkdir()
         (mnt / "run" / "2025-08-15-20-41_.log").write_text(LOG)
-        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        remount_read_only(mnt)
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)
-        shutil.rmtree(mnt, ignore_errors=True)
 
 
 @pytest.mark.slow
