@@ -15,7 +15,7 @@ import pandas as pd
 
 from .model import Snapshot
 from .reader import Limits, LogReader, Reader
-from .source import Entry, FileKind, Source, Unreachable, as_source
+from .source import Entry, FileKind, FileStat, Source, Unreachable, as_source
 from .store import RunStore
 
 ReaderFactory = Callable[[str, Limits], Reader]
@@ -43,6 +43,7 @@ class Run:
         self._lock = threading.Lock()
         self._sized = False
         self._follower = None
+        self._read_as: dict[str, FileStat] = {}  # each file's stat as listed before its last full read
         self.refreshes = 0
 
     def refresh(self) -> int:
@@ -60,16 +61,22 @@ class Run:
                 if make is not None and e.path not in self.readers:
                     self.readers[e.path] = make(e.path, self.limits)
             total = sum(e.stat.size for e in entries if e.path in self.readers)
+            listed = {e.path: e.stat for e in entries}
             buffer = self.limits.buffer()
             added = 0
             try:
                 # a reader's chunk is applied before the next is asked for: the shared buffer stays valid
                 for path in sorted(self.readers, key=lambda p: (self._order(p), p)):
+                    st = listed.get(path)
+                    if st is not None and st.size and self._read_as.get(path) == st:
+                        continue  # unchanged since its last read (size, mtime, identity): the listing suffices
                     for item in self.readers[path].read(self.source, buffer):
                         new = self.store.apply(item)
                         if new and not self._sized:
                             self._presize(total, item.nbytes, new)  # only a parsed chunk adds records
                         added += new
+                    if st is not None:
+                        self._read_as[path] = st
             except Unreachable as e:
                 self.store.set_unreachable(str(e))
                 return added
