@@ -136,7 +136,7 @@ def _measure(args, srv: Server, folder: Path, stop: threading.Event, writer: thr
     print(f"\nevery session sees every step (final step {final:,}, {written:,} records, one per step written): "
           f"{ok}/{len(pages)}")
     print(f"log read once: server diagnostics say {diag.splitlines()[0]!r} and "
-          f"{[ln for ln in diag.splitlines() if ln.startswith('Followers')]}; the log files hold {size:,} bytes")
+          f"{[ln for ln in diag.splitlines() if ln.startswith('Runs followed')]}; the log files hold {size:,} bytes")
     print(f"CPU per record: 1 session {one * 1e3:.1f} ms, {args.sessions} sessions {last * 1e3:.1f} ms -> "
           f"cpu({args.sessions}) / ({args.sessions} x cpu(1)) = {last / (args.sessions * one):.2f} (< 1: sub-linear)")
     print(f"server RSS after the first minute {rss_1min / 1e6:.0f} MB, at the end {rss_end / 1e6:.0f} MB "

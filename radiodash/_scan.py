@@ -9,7 +9,7 @@ Python code in `parse.py`, which stays the reference for what a line means.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import compiled
 
 # line kinds reported by scan()
 BLANK, TRAIN, VAL, OTHER, SLOW = 0, 1, 2, 3, 4
@@ -23,7 +23,7 @@ _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.i
 MAX_EXACT = 2**53
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _days_from_civil(y, m, d):
     # Howard Hinnant's algorithm: days since 1970-01-01 of a proleptic Gregorian date.
     y = y - (1 if m <= 2 else 0)
@@ -35,7 +35,7 @@ def _days_from_civil(y, m, d):
     return era * 146097 + doe - 719468
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _digits(buf, i, n):
     v = 0
     for k in range(i, i + n):
@@ -46,7 +46,7 @@ def _digits(buf, i, n):
     return v
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _timestamp_ms(buf, s, e):
     """epoch milliseconds of `YYYY-MM-DD HH:MM:SS,mmm ` at s, or -1 when absent."""
     if e - s < 24:
@@ -71,7 +71,7 @@ def _timestamp_ms(buf, s, e):
     return ((days * 24 + h) * 60 + mi) * 60000 + se * 1000 + ms
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _same_minute_ms(buf, s, prev, minute_ms):
     """Epoch ms of the timestamp at s when its `YYYY-MM-DD HH:MM` equals the one at `prev`
     (a valid timestamp starting the minute `minute_ms`); -1 when it does not, or is no timestamp.
@@ -91,7 +91,7 @@ def _same_minute_ms(buf, s, prev, minute_ms):
     return minute_ms + se * 1000 + ms
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _startswith(buf, s, e, pat):
     if e - s < pat.size:
         return False
@@ -107,14 +107,14 @@ _NL8 = np.uint64(0x0A0A0A0A0A0A0A0A)
 _CR8 = np.uint64(0x0D0D0D0D0D0D0D0D)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _has_byte(x, pattern):
     """True when one of the 8 bytes of x equals the byte repeated in `pattern` (exact)."""
     y = x ^ pattern
     return ((y - _ONES) & ~y & _HIGH) != np.uint64(0)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _bytes_to_newline(buf, q, stop, has_cr):
     """Byte by byte from q to `stop`: (where it stopped, found a newline there?, CR seen so far?)."""
     while q < stop:
@@ -127,7 +127,7 @@ def _bytes_to_newline(buf, q, stop, has_cr):
     return q, False, has_cr
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _line_end(buf, words, base, q, nbuf):
     """(index of the newline that ends the line starting at q — or nbuf —, whether it holds a CR).
 
@@ -161,7 +161,7 @@ def words_of(buf: np.ndarray) -> tuple[np.ndarray, int]:
     return buf[head: head + 8 * n].view(np.uint64), head
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _key_slot(buf, ks, ke, h, table_hash, table_id, key_bytes, key_len, nkeys, insert=True):
     """Find or insert the key buf[ks:ke] in an open-addressing table.
 
@@ -199,7 +199,7 @@ def _key_slot(buf, ks, ke, h, table_hash, table_id, key_bytes, key_len, nkeys, i
         slot = np.int64((np.uint64(slot) + np.uint64(1)) & mask)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _key_char(c, first):
     """Key names are identifiers with / . - allowed after the first character (train/kl_loss)."""
     if (65 <= c <= 90) or (97 <= c <= 122) or c == 95:
@@ -209,7 +209,7 @@ def _key_char(c, first):
     return (48 <= c <= 57) or c == 47 or c == 46 or c == 45
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _match_key(buf, ks, e, kid, key_bytes, key_len):
     """True when buf[ks:] starts with key `kid` followed by ': '."""
     n = key_len[kid]
@@ -221,7 +221,7 @@ def _match_key(buf, ks, e, kid, key_bytes, key_len):
     return True
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _rest_of_line(buf, words, base, s, nbuf, kinds, ends, i, kind):
     """Close line i, which starts at s, as `kind`; returns where the next line starts.
 
@@ -233,7 +233,7 @@ def _rest_of_line(buf, words, base, s, nbuf, kinds, ends, i, kind):
     return e + 1
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times, values, present,
          nf_line, nf_key, nf_code, nf_count,
          table_hash, table_id, key_bytes, key_len, nkeys, next_kid, pow10, insert, missed):
@@ -424,7 +424,7 @@ def scan(buf, words, base, line_start, kinds, starts, ends, steps, totals, times
     return q, i, accepted
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def scatter(col, target, new, values, present):
     """Merge lines into records: col[target[i]] = values[i] where present[i], in order (a step's
     later line wins); NaN where a record's first line (`new[i]`) lacks the key and no later line
@@ -465,18 +465,36 @@ class KeyTable:
             self._names.append(bytes(self.key_bytes[kid, : self.key_len[kid]]).decode("ascii"))
         return self._names
 
+    @property
+    def max_keys(self) -> int:
+        """How many distinct keys the table holds at most."""
+        return self.key_bytes.shape[0]
+
+    @property
+    def max_key_bytes(self) -> int:
+        """The longest key (in UTF-8 bytes) the table holds."""
+        return self.key_bytes.shape[1]
+
     def intern(self, name: str) -> int:
-        """Id of a key found by the Python parser (adding it to the scanner's table)."""
+        """Id of a key found by the Python parser (adding it to the scanner's table); -1 when it cannot
+        be held (longer than `max_key_bytes`, or a new key beyond `max_keys`): see `refusal`."""
         raw = np.frombuffer(name.encode("utf-8"), np.uint8)
+        if raw.size > self.max_key_bytes:
+            return -1
         h = np.uint64(14695981039346656037)
         with np.errstate(over="ignore"):
             for c in raw:
                 h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
         kid = _key_slot(raw, 0, raw.size, h, self.table_hash, self.table_id, self.key_bytes, self.key_len, self.nkeys)
-        if kid < 0:
-            raise ValueError(f"too many or too long metric keys (at {name!r})")
-        self.names()
-        return kid
+        if kid >= 0:
+            self.names()
+        return int(kid)
+
+    def refusal(self, name: str) -> str:
+        """Why `intern(name)` returned -1, in words for a damaged-line message."""
+        if len(name.encode("utf-8")) > self.max_key_bytes:
+            return f"key {name[:40]!r}… is longer than {self.max_key_bytes} bytes"
+        return f"key {name[:40]!r} is one more than the {self.max_keys:,} distinct keys a file may have"
 
     id_of = intern
 
@@ -502,6 +520,7 @@ class ScanResult:
 
     def run(self, buf: np.ndarray, keys: "KeyTable", insert: bool = True,
             next_kid: np.ndarray | None = None) -> tuple[int, int, int]:
+        """Scan `buf` (complete lines) into these arrays; returns `scan()`'s (stop, lines, steps read)."""
         words, base = words_of(buf)
         return scan(buf, words, base, 0, self.kinds, self.starts, self.ends, self.steps, self.totals, self.times, self.values,
                     self.present, self.nf_line, self.nf_key, self.nf_code, self.nf_count,
@@ -579,7 +598,8 @@ def _middle(buf: np.ndarray) -> int:
     return nl + 1 if found and nl + 1 < buf.size else 0
 
 
-def scan_parts(data: bytes | memoryview, keys: KeyTable) -> list[tuple[int, int, ScanResult]]:
+def scan_parts(data: bytes | memoryview, keys: KeyTable,
+               parallel_bytes: int = PARALLEL_BYTES) -> list[tuple[int, int, ScanResult]]:
     """Scan complete lines; returns (start, end, result) per part, in order.
 
     A large block is cut at a newline and its two halves scanned at once on two threads
@@ -588,7 +608,7 @@ def scan_parts(data: bytes | memoryview, keys: KeyTable) -> list[tuple[int, int,
     concurrently: a half that met a key the table did not know is scanned again, alone.
     """
     buf = np.frombuffer(data, np.uint8)
-    mid = _middle(buf) if buf.size > PARALLEL_BYTES and int(keys.nkeys[0]) else 0
+    mid = _middle(buf) if buf.size > parallel_bytes and int(keys.nkeys[0]) else 0
     if not mid:
         return [(0, buf.size, _scan_one(buf, keys))]
     # the second thread predicts keys with its own table: no shared cache line written by both

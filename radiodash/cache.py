@@ -23,6 +23,7 @@ class LRU(Generic[V]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, default: object = None) -> V | None:
+        """The value under `key` (now the most recently used), or `default`."""
         with self._lock:
             if key not in self._items:
                 return default  # type: ignore[return-value]
@@ -30,6 +31,7 @@ class LRU(Generic[V]):
             return self._items[key]
 
     def put(self, key: Hashable, value: V) -> None:
+        """Store `value`; the least recently used entries beyond `max_entries` are dropped."""
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _scan
 from .model import Problem
+from .radiodiff import CONFIG_GROUPS
 
 TRAIN, VAL = _scan.TRAIN, _scan.VAL
 
@@ -25,6 +26,10 @@ _TS_RE = re.compile(_TS)
 _STEP_RE = re.compile(rb"^(?:" + _TS + rb")?\[(Train|Val) Step\] (\d+)/(\d+): (.*)$", re.S)
 _STEP_ANY = re.compile(rb"\[(?:Train|Val) Step\] ")
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_/.\-]*$")
+# what '{:.5f}' prints (and an exponent, which a fork may print): never Python's '1_000' or ' 1'
+_NUMBER_RE = re.compile(rb"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)", re.I)
+# a step message starting inside a line: a cut-off line continued by the next one
+_STEP_START = re.compile(rb"(?:" + _TS + rb")?\[(?:Train|Val) Step\] ")
 _REDRAW_RE = re.compile(rb":\s*\d+%\|")  # tqdm's "desc:  23%|██▎   | 35112/150000 [...]"
 _YAML_TOP = re.compile(r"^([A-Za-z_][\w\-]*):\s*$")
 _YAML_LINE = re.compile(r"^( *)([A-Za-z_][\w\-./]*):(?: (.*))?$")
@@ -112,9 +117,9 @@ def parse_step(piece: bytes) -> StepLine | None | str:
         if not sep or not _KEY_RE.match(name):
             bad.append(f"field {part[:40]!r} is not 'key: value'")
             continue
-        try:
+        if _NUMBER_RE.fullmatch(val):
             values[name] = float(val)
-        except ValueError:
+        else:
             bad.append(f"value of {name!r} is not a number ({val[:20]!r})")
     return StepLine(
         kind=TRAIN if kind == b"Train" else VAL,
@@ -130,11 +135,13 @@ def step_pieces(line: bytes) -> list[bytes]:
     """Split a physical line into step messages, dropping tqdm redraws.
 
     A console capture holds `\\r`-separated progress redraws that repeat the previous
-    step message, and the next step message starts right after the last redraw.
+    step message, and the next step message starts right after the last redraw. A log line
+    cut short (a full disk) is continued by the next one: a timestamp and a step tag in the
+    middle of a line start a message of their own.
     """
     out: list[bytes] = []
     for piece in line.split(b"\r"):
-        starts = [m.start() for m in _STEP_ANY.finditer(piece)]
+        starts = [m.start() for m in _STEP_START.finditer(piece)]
         if not starts:
             if piece.strip():
                 out.append(piece)
@@ -255,9 +262,11 @@ class Parser:
     a YAML-like config block that may continue in the next chunk. One Parser per file.
     """
 
-    def __init__(self, file: str, max_keys: int = 1024) -> None:
+    def __init__(self, file: str, max_keys: int = 1024, max_key_bytes: int = 96,
+                 parallel_bytes: int = _scan.PARALLEL_BYTES) -> None:
         self.file = file
-        self.keys = _scan.KeyTable(max_keys)
+        self.parallel_bytes = parallel_bytes  # blocks larger than this are scanned as two halves
+        self.keys = _scan.KeyTable(max_keys, max_key_bytes)
         self._block: Header | None = None  # a multi-line config block that may still grow
         self._block_last = -1  # index (in the current chunk) of the block's last line
         self._rank: dict[str, int] = {}  # key -> order of first appearance, independent of chunking
@@ -274,7 +283,7 @@ class Parser:
         """Like `feed`, but a big block is scanned as two halves on two threads: one chunk per half."""
         view = memoryview(data)
         out = []
-        for start, end, res in _scan.scan_parts(data, self.keys):
+        for start, end, res in _scan.scan_parts(data, self.keys, self.parallel_bytes):
             out.append(self._feed_scanned(view[start:end], first_line, res))
             first_line += res.n
         return out
@@ -291,18 +300,26 @@ class Parser:
             lineno = first_line + i
             raw = bytes(data[res.starts[i]:res.ends[i]])
             if block is not None:
-                if i == block_last + 1 and kind[i] == _scan.OTHER and res.times[i] < 0:
+                crlf = kind[i] == _scan.SLOW and raw.endswith(b"\r") and raw.count(b"\r") == 1  # Windows line ends
+                if i == block_last + 1 and (kind[i] == _scan.OTHER or crlf) and res.times[i] < 0:
                     text = raw.decode("utf-8", "replace")
                     if _YAML_LINE.match(text.rstrip()):
                         block.text.append(text)
                         block_last = i
                         continue
                 block = self._finish_block(block, carried, updates)
-            pieces = step_pieces(raw) if b"\r" in raw else [raw]
+            pieces = step_pieces(raw) if b"\r" in raw or len(_STEP_ANY.findall(raw)) > 1 else [raw]
+            if len(pieces) > _SUB:
+                log.problem(lineno, f"{len(pieces) - _SUB:,} more messages on this physical line were not read "
+                                    f"(at most {_SUB} per line)", raw)
             for j, piece in enumerate(pieces[:_SUB]):
                 pos = i * _SUB + j
                 got = parse_step(piece)
                 if isinstance(got, StepLine):
+                    refused = next((k for k in got.values if self.keys.intern(k) < 0), None)
+                    if refused is not None:  # the line is left out whole; every other line is kept
+                        log.problem(lineno, self.keys.refusal(refused) + "; the line was not used", piece)
+                        continue
                     extra.append((pos, got))
                     if got.problem:
                         log.problem(lineno, got.problem, piece)
@@ -317,7 +334,7 @@ class Parser:
                     if cfg is None:
                         log.problem(lineno, "config header could not be read (not a Python dict literal)", piece)
                     events.append((pos, Header(lineno, t, cfg)))
-                elif _YAML_TOP.match(text) and (t >= 0 or stripped in ("data:", "model:", "trainer:")):
+                elif (top := _YAML_TOP.match(text)) and top.group(1) in CONFIG_GROUPS:
                     block, block_last, carried = Header(lineno, t, None, text=[text]), i, False
                     events.append((pos, block))
                 elif (mark := _marker(text, lineno)) is not None:
@@ -345,10 +362,7 @@ class Parser:
                   events: list[tuple[int, Header | Marker]], updates: list[Header], log: "_ChunkLog") -> ParsedChunk:
         kind = res.kinds
         fast = np.arange(res.n) if res.steps_read == res.n else np.flatnonzero((kind == TRAIN) | (kind == VAL))
-        for _, st in extra:
-            for k in st.values:
-                self.keys.intern(k)
-        keys = self.keys.names()
+        keys = self.keys.names()  # the keys of `extra` were interned as their lines were read
         width = len(keys)
         nonfinite: list[tuple[int, str, str]] = []
         if not extra and width <= res.values.shape[0]:  # the common case: the scanner read every step line
@@ -440,11 +454,13 @@ class _ChunkLog:
     examples: list[str] = field(default_factory=list)
 
     def problem(self, line: int, reason: str, raw: bytes) -> None:
+        """Count a damaged line; keep it located, with a preview, while there is room."""
         self.problem_count += 1
         if len(self.problems) < MAX_PROBLEMS_KEPT:
             self.problems.append(Problem(self.file, line, reason, _preview(raw)))
 
     def other(self, line: int, raw: bytes) -> None:
+        """Count a line that is not data; keep the first few as examples."""
         self.other_lines += 1
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(f"{self.file}:{line}: {_preview(raw)}")

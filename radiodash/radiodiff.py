@@ -15,6 +15,9 @@ RUN_FILE_SUFFIXES = (".log", ".out", ".txt")
 #: The trainers' `SummaryWriter` files, one per launch, next to the launch's log.
 EVENTS_PREFIX = "events.out.tfevents."
 
+#: The top-level groups of a trainer's config: a stage-2 block header starts with one of them (sorted keys).
+CONFIG_GROUPS = ("data", "finetune", "model", "trainer")
+
 #: The metric a run is judged by, in order of preference (stage 1 names it `train/rec_loss`).
 MAIN_METRICS = ("rec_loss", "loss_simple", "nll_loss", "total_loss")
 #: What the overlay shows first: reconstruction and KL (stage 1), the diffusion loss (stage 2).

@@ -1,89 +1,109 @@
-"""A run: a log file or results folder, tailed into the parser and the run store.
+"""A run: a source (a log file or a results folder), one reader per file, and the run store.
 
-This is the public entry point of the core (`open_run`). It wires the one-way flow
-tail → parse → store; everything above it reads immutable snapshots.
+This is the public entry point of the core (`open_run`). Data flows one way, each layer entered
+once per refresh: the source lists the files; each file's reader (tail → parser) yields parsed
+chunks, resets and notices; the store applies them. Everything above reads immutable snapshots.
 """
 from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
-from typing import Callable
+import time
+from typing import Callable, Mapping
 
 import pandas as pd
 
 from .model import Snapshot
-from .parse import ParsedChunk, Parser
+from .reader import Limits, LogReader, Reader
+from .source import Entry, FileKind, FileStat, Source, Unreachable, as_source
 from .store import RunStore
-from .tail import LogSource, Notice
 
-_RESET_KINDS = {"truncated", "replaced", "deleted", "created"}
-_FORGET_KINDS = {"truncated", "replaced", "deleted"}
+ReaderFactory = Callable[[str, Limits], Reader]
+#: Which files a run reads, by kind, and with what (event files join when their reader does).
+DEFAULT_READERS: Mapping[FileKind, ReaderFactory] = {FileKind.LOG: LogReader}
 
 
 class Run:
-    """One run, read incrementally. Thread-safe: refresh() may run in a follower thread."""
+    """One run, read incrementally. Thread-safe: refresh() may run in a follower thread.
 
-    def __init__(self, path: str | os.PathLike, **tail_kwargs) -> None:
-        self.path = os.path.abspath(os.fspath(path))
-        self.name = Path(self.path).name
-        self.source = LogSource(self.path, **tail_kwargs)
+    `source` is a path (a local log file or results folder) or any `radiodash.source.Source`
+    (a remote folder, or a fake in tests).
+    """
+
+    def __init__(self, source: Source | str | os.PathLike, *, limits: Limits = Limits(),
+                 readers: Mapping[FileKind, ReaderFactory] = DEFAULT_READERS) -> None:
+        self.source = as_source(source)
+        self.path = self.source.location
+        self.name = self.source.name
+        self.limits = limits
+        self.reader_factories = dict(readers)
         self.store = RunStore(self.path, self.name)
-        self._parsers: dict[str, Parser] = {}
+        self.readers: dict[str, Reader] = {}
+        self.entries: list[Entry] = []  # the source's last listing (every kind: samples, checkpoints…)
         self._lock = threading.Lock()
         self._sized = False
         self._follower = None
+        self._read_as: dict[str, FileStat] = {}  # each file's stat as listed before its last full read
         self.refreshes = 0
 
     def refresh(self) -> int:
         """Read what was appended since the last call; return the number of new step records."""
         with self._lock:
             self.refreshes += 1
+            try:
+                entries = self.source.discover()
+            except Unreachable as e:
+                self.store.set_unreachable(str(e))
+                return 0
+            self.entries = entries
+            for e in entries:
+                make = self.reader_factories.get(e.kind)
+                if make is not None and e.path not in self.readers:
+                    self.readers[e.path] = make(e.path, self.limits)
+            total = sum(e.stat.size for e in entries if e.path in self.readers)
+            listed = {e.path: e.stat for e in entries}
+            buffer = self.limits.buffer()
             added = 0
-            # each chunk is parsed and stored before the next is read: the source may reuse its buffer
-            for ev in self.source.iter_read(reuse=True):
-                if isinstance(ev, Notice):
-                    if ev.kind in _RESET_KINDS and ev.file in self._parsers:
-                        self._parsers[ev.file].reset()
-                    message = ev.message
-                    if ev.kind in _FORGET_KINDS:
-                        dropped = self.store.forget_file(ev.file)
-                        if dropped:
-                            message += f" ({dropped:,} step records read from it earlier were taken out of the view)"
-                    if ev.kind != "new_file":
-                        self.store.add_notice(message)
-                    continue
-                parser = self._parsers.get(ev.file)
-                if parser is None:
-                    parser = self._parsers[ev.file] = Parser(ev.file)
-                lines = 0
-                for parsed in parser.feed_parts(ev.data, ev.first_line):
-                    new = self.store.ingest(parsed, parsed.nbytes)
-                    self._presize(parsed, new)
-                    added += new
-                    lines += parsed.lines
-                ev.counted = lines  # the source numbers the next lines without a second pass
-            self.store.note_read(self.source.mtimes)
+            try:
+                # a reader's chunk is applied before the next is asked for: the shared buffer stays valid
+                for path in sorted(self.readers, key=lambda p: (self._order(p), p)):
+                    st = listed.get(path)
+                    if st is not None and st.size and self._read_as.get(path) == st:
+                        continue  # unchanged since its last read (size, mtime, identity): the listing suffices
+                    for item in self.readers[path].read(self.source, buffer):
+                        new = self.store.apply(item)
+                        if new and not self._sized:
+                            self._presize(total, item.nbytes, new)  # only a parsed chunk adds records
+                        added += new
+                    if st is not None:
+                        self._read_as[path] = st
+            except Unreachable as e:
+                self.store.set_unreachable(str(e))
+                return added
+            self.store.note_read({e.path: e.stat.mtime for e in entries if e.path in self.readers}, time.time())
             return added
 
-    def _presize(self, parsed: ParsedChunk, rows: int) -> None:
-        """On the first big chunk, reserve the table for the whole file (no regrowth copies).
+    def _order(self, path: str) -> int:
+        """Logs first, then event files (each kind in name order: launch order)."""
+        reader = self.readers[path]
+        return 0 if isinstance(reader, LogReader) else 1
 
-        `rows`: the step records `parsed` added (two lines make one under gradient accumulation).
+    def _presize(self, total_bytes: int, chunk_bytes: int, rows: int) -> None:
+        """On the first big chunk, reserve the table for all the bytes the listing reported (no regrowth).
+
+        `rows`: the step records the chunk added (two lines make one under gradient accumulation).
         """
-        if self._sized or rows == 0:
-            return
         self._sized = True
-        total = 0
-        for f in self.source.files:
-            try:
-                total += os.path.getsize(f)
-            except OSError:
-                pass
-        if total > 4 * parsed.nbytes:
-            self.store.reserve(int(total / parsed.nbytes * rows * 1.05) + 1024)
+        if chunk_bytes and total_bytes > 4 * chunk_bytes:
+            self.store.reserve(int(total_bytes / chunk_bytes * rows * 1.05) + 1024)
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes read from every file of the run so far."""
+        return sum(r.bytes_read for r in self.readers.values())
 
     def snapshot(self) -> Snapshot:
+        """An immutable view of the run as read so far (the same object until something changes)."""
         return self.store.snapshot()
 
     def frame(self) -> pd.DataFrame:
@@ -92,11 +112,17 @@ class Run:
 
     @property
     def version(self) -> int:
+        """Grows with every change the store applied (a cheap "anything new?" for a redraw)."""
         return self.store.version
 
-    def follow(self, on_update: Callable[[int], None] | None = None, *, poll_interval: float = 1.0):
-        """Keep the run current from a background thread (watchdog events + polling)."""
-        from .tail import Follower
+    def follow(self, on_update: Callable[[int], None] | None = None, *, poll_interval: float = 1.0,
+               force_polling: bool | None = None):
+        """Keep this run current from a background thread of its own (watchdog events + polling).
+
+        For many runs at once, add them to one shared `radiodash.follow.FollowService` instead
+        (the dashboard's registry does).
+        """
+        from .follow import FollowService
 
         def changed() -> None:
             n = self.refresh()
@@ -104,19 +130,42 @@ class Run:
                 on_update(n)
 
         if self._follower is None:
-            self._follower = Follower(self.source.watch_dirs, changed, poll_interval=poll_interval)
-            self._follower.start()
+            self._follower = FollowService(poll_interval=poll_interval, force_polling=force_polling, workers=1)
+            self._follower.add(self, self.source.watch_dirs, changed)
         return self._follower
 
     def close(self) -> None:
+        """Stop following and release the source (the snapshot taken stays valid)."""
         if self._follower is not None:
             self._follower.stop()
             self._follower = None
         self.source.close()
 
 
-def open_run(path: str | os.PathLike, **tail_kwargs) -> Run:
-    """Open a log file or a results folder and read what exists now."""
-    run = Run(path, **tail_kwargs)
+def open_run(source: Source | str | os.PathLike, *, limits: Limits = Limits(),
+             readers: Mapping[FileKind, ReaderFactory] = DEFAULT_READERS) -> Run:
+    """Open a log file or a results folder (or any Source) and read what exists now."""
+    run = Run(source, limits=limits, readers=readers)
     run.refresh()
     return run
+
+
+def warm_compiled_code() -> float:
+    """Compile (and cache on disk) every compiled path of the parser once; returns the seconds it took.
+
+    Run by `make install`: without it the first parse of a fresh install spends ~5 s compiling,
+    which the first visitor of the demo would wait for.
+    """
+    import tempfile
+
+    from .simulate import SimConfig, render
+
+    t = time.perf_counter()
+    files, _ = render(SimConfig(train_num_steps=40_000, log_freq=10, grad_accum=2, disc_start=20_000, seed=0))
+    with tempfile.TemporaryDirectory(prefix="radiodash-warm-") as tmp:
+        for name, data in files.items():  # over 1 MB: the two-halves scan is compiled too
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(data)
+        if len(open_run(tmp).frame()) != 4_000:
+            raise RuntimeError("the parser's warm-up run did not read back what it wrote")
+    return time.perf_counter() - t

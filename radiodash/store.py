@@ -18,6 +18,8 @@ import pandas as pd
 from .model import Problem, Segment, Snapshot
 from . import _scan
 from .parse import TRAIN, VAL, Header, Marker, ParsedChunk, stage_of
+from .reader import Notice, ReaderItem
+from .tail import FileReset
 
 NAT = np.iinfo(np.int64).min  # datetime64's NaT as int64: the time column is viewed, not converted
 MAX_PROBLEMS = 500
@@ -39,6 +41,7 @@ class _Table:
         self._copied: set[str] = set()  # columns already copied since the last snapshot
 
     def reserve(self, rows: int) -> None:
+        """Room for `rows` rows (fresh arrays: a published snapshot keeps the old ones)."""
         if rows <= self.cap:
             return
         cap = rows
@@ -55,6 +58,7 @@ class _Table:
         self.published = 0  # fresh arrays: no snapshot holds them
 
     def column(self, key: str) -> np.ndarray:
+        """The column of `key`, created NaN for the rows before it first appeared."""
         col = self.cols.get(key)
         if col is None:
             col = self.cols[key] = np.empty(self.cap)
@@ -86,6 +90,7 @@ class _Table:
         self.reserve(max(n, 1024))
 
     def frame_columns(self) -> dict[str, np.ndarray]:
+        """Views of the first n rows for a snapshot; from now on those rows are copied before a write."""
         n = self.n
         self.published = n
         self._copied = set()
@@ -142,25 +147,53 @@ class RunStore:
         self.bytes_read = 0
         self.file_mtimes: dict[str, float] = {}
         self.read_time: float | None = None
+        self.unreachable_since: float | None = None
         self.files: list[str] = []
         self._snap: Snapshot | None = None
 
     # ------------------------------------------------------------------ writing
 
     def reserve(self, rows: int) -> None:
+        """Room for `rows` step records (the run presizes from the listing's file sizes)."""
         with self.lock:
             self.train.reserve(rows)
 
+    def apply(self, item: ReaderItem) -> int:
+        """Apply what a reader yielded; returns the number of new train step records."""
+        if isinstance(item, ParsedChunk):
+            return self.ingest(item, item.nbytes)
+        if isinstance(item, FileReset):
+            message = item.message
+            if item.kind.forgets:
+                dropped = self.forget_file(item.file)
+                if dropped:
+                    message += f" ({dropped:,} step records read from it earlier were taken out of the view)"
+            self.add_notice(message)
+        elif isinstance(item, Notice):
+            self.add_notice(item.message)
+        return 0
+
     def note_read(self, mtimes: dict[str, float], when: float | None = None) -> None:
-        """The files' modification times as just seen, and when: the basis of "last written"."""
+        """The files' modification times as just listed, and when: the basis of "last written"."""
         with self.lock:
-            changed = mtimes != self.file_mtimes
+            changed = mtimes != self.file_mtimes or self.unreachable_since is not None
             self.file_mtimes = dict(mtimes)
             self.read_time = _time.time() if when is None else when
+            if self.unreachable_since is not None:
+                self.add_notice("reachable again; reading resumed where it stopped")
+            self.unreachable_since = None
             if changed:
                 self.version += 1
 
+    def set_unreachable(self, message: str, when: float | None = None) -> None:
+        """The source cannot be reached: keep everything read so far, say since when."""
+        with self.lock:
+            if self.unreachable_since is None:
+                self.unreachable_since = _time.time() if when is None else when
+                self.add_notice(message)
+
     def add_notice(self, message: str) -> None:
+        """A plain-text notice for the user (kept up to MAX_NOTICES)."""
         with self.lock:
             if len(self.notices) < MAX_NOTICES:
                 self.notices.append(message)
@@ -291,6 +324,8 @@ class RunStore:
         """
         step = chunk.step[rows]
         m = step.size
+        if is_train:
+            self._note_backwards(t, chunk, rows, step, seg)
         new = np.ones(m, bool)
         new[1:] = (step[1:] != step[:-1]) | (seg[1:] != seg[:-1])
         # the chunk's first line may be the second line of the store's last record
@@ -365,6 +400,20 @@ class RunStore:
                 sg.keys = sg.keys | seen
         return n_groups
 
+    def _note_backwards(self, t: _Table, chunk: ParsedChunk, rows: np.ndarray | slice, step: np.ndarray,
+                        seg: np.ndarray) -> None:
+        """A step lower than the one before it within one launch: said once per occurrence (the later
+        line wins that step in the view, as for any repeated step)."""
+        back = np.flatnonzero((step[1:] < step[:-1]) & (seg[1:] == seg[:-1])) + 1
+        if t.n and step.size and step[0] < t.step[t.n - 1] and seg[0] == t.segment[t.n - 1]:
+            back = np.r_[0, back]
+        for i in back[:5].tolist():
+            before = int(step[i - 1]) if i else int(t.step[t.n - 1])
+            line = int(chunk.line[rows][i])
+            self.add_notice(f"{chunk.file.rsplit('/', 1)[-1]}:{line}: the step went back from {before:,} to "
+                            f"{int(step[i]):,} within one launch (lines out of order, or two writers in one file); records are "
+                            "shown in step order, and where a step repeats the later line wins")
+
     # ------------------------------------------------------------------ reading
 
     def snapshot(self) -> Snapshot:
@@ -386,6 +435,7 @@ class RunStore:
                 other_examples=tuple(self.other_examples), notices=tuple(self.notices),
                 lines_read=self.lines_read, bytes_read=self.bytes_read,
                 last_write_time=max(self.file_mtimes.values(), default=None), read_time=self.read_time,
+                unreachable_since=self.unreachable_since,
                 files=tuple(self.files), raw_lines=cols["line"],
                 lines=cols["line"] if kept is None else cols["line"][kept],
             )

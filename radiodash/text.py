@@ -45,6 +45,7 @@ def duration(seconds: float | None) -> str:
 
 
 def rate(steps_per_hour: float | None) -> str:
+    """Steps per hour with thousands separators ('36,000'), '—' when unknown."""
     return "—" if steps_per_hour is None else f"{steps_per_hour:,.0f}"
 
 

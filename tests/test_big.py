@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from radiodash import open_run
 
@@ -13,6 +14,7 @@ LINE = (b"2025-08-%02d %02d:%02d:%02d,%03d [Train Step] %d/10000000: train/total
         b"train/d_weight: 5000.00000, train/disc_factor: 0.00000, train/g_loss: -0.45120, lr: 0.00000, \n")
 
 
+@pytest.mark.slow
 def test_a_million_step_lines_give_a_million_records(tmp_path):
     n = 1_000_000
     log = tmp_path / "2025-08-15-20-41_.log"

@@ -10,10 +10,12 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from radiodash.run import Run
+from radiodash.reader import Limits
+from radiodash.run import Run, open_run
 from radiodash.simulate import SimConfig, render
 from runcheck import assert_same_run, parse_files
 
@@ -95,8 +97,16 @@ def test_a_partial_last_line_waits_for_its_newline(tmp_path):
     assert run.frame()["step"].tolist() == truth.steps
 
 
-@given(st.binary(max_size=2_000), st.lists(st.integers(0, 2_000), max_size=6))
-def test_random_bytes_in_random_pieces_never_raise(blob, cuts):
+STEP_LINES = [f"2025-08-15 20:41:{s % 60:02d},{s % 1000:03d} [Train Step] {s}/3000: train/total_loss: {s / 7:.5f}, "
+              f"lr: 0.00000, \n".encode() for s in range(100, 3_000, 100)]
+
+
+@given(st.lists(st.one_of(st.binary(max_size=300), st.sampled_from(STEP_LINES)), max_size=12),
+       st.lists(st.integers(0, 4_000), max_size=6))
+def test_random_bytes_in_random_pieces_never_raise(parts, cuts):
+    """Random bytes with step lines among them, appended in random pieces: nothing raises, every
+    complete line is looked at once, and the run equals a one-shot parse of the final file."""
+    blob = b"".join(parts)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "x_.log"
         run = Run(log)
@@ -105,8 +115,10 @@ def test_random_bytes_in_random_pieces_never_raise(blob, cuts):
             with open(log, "ab") as f:
                 f.write(blob[a:b])
             run.refresh()
-        run.snapshot()
+        live = run.snapshot()
         run.close()
+        assert live.lines_read == blob.count(b"\n")  # every complete line was looked at, once
+        assert_same_run(live, open_run(log).snapshot())  # and read as a one-shot parse reads it
 
 
 def test_copytruncate_then_new_lines_equals_a_parse_of_the_file_as_it_is(tmp_path):
@@ -125,21 +137,17 @@ def test_copytruncate_then_new_lines_equals_a_parse_of_the_file_as_it_is(tmp_pat
     assert any("truncated" in n for n in run.snapshot().notices)
 
 
+@pytest.mark.slow
 @given(written_runs(), st.integers(1, 3_000), st.integers(200, 20_000))
 def test_small_read_blocks_and_split_scans_give_the_one_shot_parse(case, block, parallel):
     """Every block boundary falls inside some line: the partial line is re-read with the next block,
     and blocks are scanned as two halves on two threads."""
-    from unittest import mock
-
-    from radiodash import _scan, tail
-
     mode, files, writes = case
-    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(tail, "READ_BLOCK", block), \
-            mock.patch.object(_scan, "PARALLEL_BYTES", parallel):
+    with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name, data in files.items():
             (folder / name).write_bytes(data)
-        run = Run(_follow_path(folder, files))
+        run = Run(_follow_path(folder, files), limits=Limits(read_block=block, parallel_bytes=parallel))
         run.refresh()
         assert_same_run(run.snapshot(), parse_files(files, folder=str(folder)))
         run.close()

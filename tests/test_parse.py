@@ -24,7 +24,8 @@ DISC = ("2025-08-15 20:41:07,380 [Train Step] 35000/150000: train/disc_loss: 0.6
         "train/logits_fake: 0.02000, lr: 0.00000, ")
 
 
-def parse_text(text: bytes | str, chunks: list[int] | None = None, file: str = "run.log", parts: bool = False):
+def parse_text(text: bytes | str, chunks: list[int] | None = None, file: str = "run.log", parts: bool = False,
+               parallel_bytes: int = _scan.PARALLEL_BYTES):
     """Parse text in one go, or cut at the given line counts; return the snapshot.
 
     parts: as the run does, a big chunk scanned as two halves on two threads (`feed_parts`).
@@ -32,7 +33,7 @@ def parse_text(text: bytes | str, chunks: list[int] | None = None, file: str = "
     data = text.encode() if isinstance(text, str) else text
     lines = data.split(b"\n")
     complete = lines[:-1]
-    parser, store = Parser(file), RunStore(file, file)
+    parser, store = Parser(file, parallel_bytes=parallel_bytes), RunStore(file, file)
     cuts = [0] + sorted(set(c for c in (chunks or []) if 0 < c < len(complete))) + [len(complete)]
     for a, b in zip(cuts, cuts[1:]):
         if b > a:
@@ -288,7 +289,7 @@ def test_random_bytes_never_raise(data, cuts):
     assert_same_run(parse_text(text), parse_text(text, chunks=cuts))
 
 
-def test_parallel_halves_equal_sequential(monkeypatch):
+def test_parallel_halves_equal_sequential():
     rng = np.random.default_rng(0)
     lines = [CFG]
     for i in range(3000):
@@ -298,12 +299,11 @@ def test_parallel_halves_equal_sequential(monkeypatch):
             lines.append(GEN.replace("35000/", "150000/").replace("lr:", "train/new_key: 1.00000, lr:"))
     text = "\n".join(lines) + "\n"
     one = parse_text(text)
-    monkeypatch.setattr(_scan, "PARALLEL_BYTES", 1000)
-    two = parse_text(text, chunks=[1, 4000], parts=True)  # the first chunk teaches keys; the rest is split in halves
+    two = parse_text(text, chunks=[1, 4000], parts=True, parallel_bytes=1000)  # the first chunk teaches keys
     assert_same_run(one, two)
     raw = text.encode()
     a, b = raw.index(b"\n", 2000) + 1, raw.index(b"\n", 9000) + 1
-    parser = Parser("run.log")
+    parser = Parser("run.log", parallel_bytes=1000)
     parser.feed(raw[:a], 1)
     assert len(parser.feed_parts(raw[a:b], raw[:a].count(b"\n") + 1)) == 2  # really two halves
     assert "train/new_key" in two.raw
@@ -358,3 +358,87 @@ def test_every_row_knows_its_log_line_and_frames_carry_no_attrs():
     assert snap.lines.tolist() == [2, 6, 8]  # step 100 from the first launch; 200 and 300 from the resume
     assert snap.raw_lines.tolist() == [2, 3, 4, 6, 8]
     assert not snap.frame.attrs and not snap.raw.attrs
+
+
+# ---------------------------------------------------------------------------- limits and damaged input
+
+
+def _line(step: int, extra: str = "", value: str = "1.00000") -> str:
+    return f"2025-08-15 20:41:07,376 [Train Step] {step}/1000: train/total_loss: {value}, {extra}lr: 0.00000, "
+
+
+@pytest.mark.parametrize("chunks", [None, [1], [2], [1, 2]])
+def test_a_key_longer_than_the_limit_damages_its_line_only(chunks):
+    long_key = "train/" + "k" * 120
+    text = "\n".join([_line(100), _line(200, f"{long_key}: 2.00000, "), _line(300), _line(400)]) + "\n"
+    s = parse_text(text, chunks=chunks)
+    assert s.frame["step"].tolist() == [100, 300, 400]
+    assert s.problem_count == 1
+    p = s.problems[0]
+    assert p.line == 2 and "longer than 96 bytes" in p.reason and "not used" in p.reason
+
+
+def test_more_keys_than_the_limit_damage_only_the_lines_that_add_them():
+    parser, store = Parser("run.log", max_keys=4), RunStore("run.log", "run")
+    lines = [_line(100), _line(200, "a: 1.00000, "), _line(300, "b: 1.00000, c: 1.00000, "), _line(400, "a: 2.00000, ")]
+    for i, ln in enumerate(lines, start=1):  # live: one line per chunk
+        store.ingest(parser.feed((ln + "\n").encode(), i))
+    s = store.snapshot()
+    assert s.frame["step"].tolist() == [100, 200, 400]  # total_loss, lr, a fit; b and c would be the 4th and 5th
+    assert [p.line for p in s.problems] == [3]
+    assert "4 distinct keys" in s.problems[0].reason
+    assert s.frame["a"].tolist()[1:] == [1.0, 2.0]
+
+
+def test_python_number_syntax_that_the_log_never_prints_is_not_a_number():
+    s = parse_text(_line(100, value="1_000") + "\n" + _line(200, value=" 5") + "\n" + _line(300, value="2.5e-3") + "\n")
+    assert np.isnan(s.frame["train/total_loss"].iloc[0]) and np.isnan(s.frame["train/total_loss"].iloc[1])
+    assert s.frame["train/total_loss"].iloc[2] == 0.0025
+    assert [p.line for p in s.problems] == [1, 2] and "not a number" in s.problems[0].reason
+
+
+@pytest.mark.parametrize("cut", [40, 95, len(GEN) - 3])
+@pytest.mark.parametrize("parts", [False, True])
+def test_a_line_cut_short_and_continued_by_the_next_is_two_lines(cut, parts):
+    """A full disk wrote only the start of step 35,000; the next line (35,100) continued it."""
+    nxt = GEN.replace("35000/", "35100/").replace("20:41:07,376", "20:41:08,001")
+    text = CFG + "\n" + GEN[:cut] + nxt + "\n" + GEN.replace("35000/", "35200/") + "\n"
+    s = parse_text(text, parts=parts)
+    f = s.frame.set_index("step")
+    assert f.index.tolist() == ([35000] if cut > 60 else []) + [35100, 35200]
+    assert f.loc[35100, "time"] == pd.Timestamp("2025-08-15 20:41:08.001")
+    assert f.loc[35100, "train/total_loss"] == 1811.20437 and f.loc[35100, "train/g_loss"] == -0.4512
+    assert s.problem_count == 1 and s.problems[0].line == 2
+    if 35000 in f.index:  # the fields written in full before the cut are kept, the rest is unknown
+        assert np.isnan(f.loc[35000, "lr"])
+
+
+def test_a_step_going_back_within_a_launch_is_said():
+    s = parse_text("\n".join([CFG, _line(100), _line(200), _line(150), _line(300)]) + "\n")
+    assert s.frame["step"].tolist() == [100, 150, 200, 300]
+    assert [n for n in s.notices if "went back" in n] == [
+        "run.log:4: the step went back from 200 to 150 within one launch (lines out of order, or two writers in "
+        "one file); records are shown in step order, and where a step repeats the later line wins"]
+    assert not parse_text("\n".join([CFG, GEN, DISC, GEN.replace("35000/", "35100/")]) + "\n").notices  # accumulation
+
+
+def test_a_block_config_with_windows_line_ends_is_one_launch():
+    block = ["2025-10-15 13:03:42,353 data:", "  batch_size: 4", "  name: DPMK", "model:", "  first_stage:",
+             "    embed_dim: 3", "trainer:", "  lr: 2e-05", "  train_num_steps: 80000"]
+    step = "2025-10-15 13:03:47,691 [Train Step] 0/80000: loss_simple: 3.61127, loss_vlb: 0.00000, total_loss: 3.61127, lr: 0.00002, "
+    s = parse_text("\r\n".join(block + [step]) + "\r\n")
+    assert len(s.segments) == 1 and s.segments[0].stage == "diffusion"
+    assert s.segments[0].config == {"data": {"batch_size": 4, "name": "DPMK"}, "model": {"first_stage": {"embed_dim": 3}},
+                                    "trainer": {"lr": 2e-05, "train_num_steps": 80000}}
+    assert s.frame["loss_simple"].tolist() == [3.61127] and s.problem_count == 0
+
+
+def test_a_timestamped_word_and_colon_is_not_a_config_header():
+    s = parse_text("2025-10-15 13:03:42,353 Loading:\n  shards: 4\n" + _line(100) + "\n")
+    assert len(s.segments) == 1 and s.segments[0].config is None and s.other_lines == 2
+
+
+def test_messages_beyond_the_per_line_limit_are_counted_not_dropped_silently():
+    msgs = "".join(_line(100 * i) for i in range(1, 71))  # 70 step messages on one physical line
+    s = parse_text(msgs + "\n")
+    assert len(s.frame) == 64 and s.problem_count == 1 and "6 more messages" in s.problems[0].reason

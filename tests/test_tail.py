@@ -8,12 +8,16 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from radiodash.follow import FollowService
+from radiodash.reader import Limits
 from radiodash.run import Run
-from radiodash.tail import MAX_LINE_BYTES, Follower, LogSource, Notice
+from radiodash.source import LocalSource
+from radiodash.tail import MAX_LINE_BYTES, FileTail, Lines, LongLine
 
 HEADER = "2025-08-15 20:41:03,512 {'model': {'lossconfig': {'disc_start': 50001}}, 'trainer': {'train_num_steps': 1000, 'resume_milestone': %d}}\n"
 
@@ -32,16 +36,15 @@ def wait_for(cond, timeout: float = 10.0) -> bool:
 
 
 @pytest.fixture(params=["inotify", "polling"])
-def followed(request, tmp_path, monkeypatch):
+def followed(request, tmp_path):
     """A Run on tmp_path followed by the real Follower; the poll timer is slow so events must do the work."""
-    if request.param == "polling":
-        monkeypatch.setenv("RADIODASH_POLL", "1")
     runs: list[Run] = []
 
     def make(path: Path) -> Run:
         run = Run(path)
         run.refresh()
-        follower = run.follow(poll_interval=0.3 if request.param == "polling" else 30.0)
+        polling = request.param == "polling"
+        follower = run.follow(poll_interval=0.3 if polling else 30.0, force_polling=polling)
         assert follower.mode == request.param
         runs.append(run)
         return run
@@ -156,26 +159,24 @@ def test_two_launches_in_one_file_and_a_header_only_launch(followed, tmp_path):
     assert snap.frame["train/total_loss"].tolist() == [3.0, 3.0, 3.0]
 
 
+@pytest.mark.slow
 def test_a_fifty_megabyte_line_is_skipped_in_bounded_memory(tmp_path):
     log = tmp_path / "nohup.out"
     with open(log, "wb") as f:
         f.write(line(0).encode())
         f.write(b"x" * (50 << 20) + b"\n")
         f.write(line(100).encode())
-    src = LogSource(log)
+    tail = FileTail(str(log))
     tracemalloc.start()
-    events = src.read()
+    items = [bytes(i.data) if isinstance(i, Lines) else i for i in tail.read(LocalSource(log))]
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 30 << 20  # never the whole 50 MB line
-    notes = [e for e in events if isinstance(e, Notice)]
-    assert [(n.kind, n.line) for n in notes] == [("long_line", 2)]
-    chunks = [e for e in events if not isinstance(e, Notice)]
-    assert b"".join(c.data for c in chunks) == (line(0) + line(100)).encode()
-    assert [c.first_line for c in chunks] == [1, 3]
+    assert items == [line(0).encode(), LongLine(str(log), len(line(0)), MAX_LINE_BYTES), line(100).encode()]
     run = Run(log)
     run.refresh()
-    assert steps(run) == [0, 100] and any(str(MAX_LINE_BYTES // 1024) in n or "longer" in n for n in run.snapshot().notices)
+    assert steps(run) == [0, 100]
+    assert f"nohup.out:2: a line longer than {MAX_LINE_BYTES:,} bytes was skipped" in run.snapshot().notices
 
 
 def test_follower_survives_a_failing_callback_and_keeps_polling(tmp_path):
@@ -189,7 +190,8 @@ def test_follower_survives_a_failing_callback_and_keeps_polling(tmp_path):
         if len(calls) >= 3:
             done.set()
 
-    f = Follower([str(tmp_path)], flaky, poll_interval=0.1).start()
+    f = FollowService(poll_interval=0.1)
+    f.add("flaky", [str(tmp_path)], flaky)
     try:
         assert done.wait(10)
     finally:
@@ -197,42 +199,67 @@ def test_follower_survives_a_failing_callback_and_keeps_polling(tmp_path):
     assert not f.is_alive()
 
 
+def test_one_service_follows_many_runs_with_one_watch_per_folder(tmp_path):
+    """Forty runs in twenty folders: twenty watches, a fixed number of threads, every run kept current."""
+    before = threading.active_count()
+    service = FollowService(poll_interval=30.0, workers=2)  # slow poll: the events must do the work
+    runs = []
+    for i in range(40):
+        folder = tmp_path / f"run{i // 2}"
+        folder.mkdir(exist_ok=True)
+        log = folder / f"2025-08-15-20-{i % 2:02d}_.log"
+        log.write_text(HEADER % 0 + line(0))
+        run = Run(folder)
+        run.refresh()
+        service.add(str(log), [str(folder)], run.refresh)
+        runs.append((log, run))
+    try:
+        assert service.watches == 20 and len(service) == 40
+        assert threading.active_count() - before <= 20 + 5  # an emitter per folder; observer, loop, 2 workers, 1 more
+        for log, _ in runs:
+            with open(log, "a") as f:
+                f.write(line(100))
+        assert wait_for(lambda: all(steps(r) == [0, 100] for _, r in runs))
+        for log, _ in runs:
+            service.remove(str(log))
+        assert service.watches == 0 and len(service) == 0
+    finally:
+        service.stop()
+
+
 @given(st.lists(st.one_of(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), st.integers(41, 400).map(lambda n: b"y" * n)),
                 min_size=1, max_size=30),
        st.lists(st.integers(0, 10_000), max_size=6), st.integers(1, 120), st.integers(8, 60), st.booleans())
 @example([b"a", b"y" * 41, b"b"], [], 120, 40, True)  # one byte over the limit, inside one block
 def test_any_read_blocks_and_appends_give_every_line_once(lines, cuts, block, max_line, reuse):
-    """Lines up to max_line bytes arrive exactly once with their numbers; longer ones are one notice
+    """Lines up to max_line bytes arrive exactly once at their offsets; longer ones are one LongLine
     each; whatever the block size, the append points and whether one read buffer is reused."""
-    from unittest import mock
-
-    from radiodash import tail
-
     data = b"".join(ln + b"\n" for ln in lines)
     bounds = [0, *sorted(c % (len(data) + 1) for c in cuts), len(data)]
+    starts = np.cumsum([0] + [len(ln) + 1 for ln in lines])[:-1].tolist()
     got_lines: list[tuple[int, bytes]] = []
     got_long: list[int] = []
-    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(tail, "READ_BLOCK", block), \
-            mock.patch.object(tail, "MAX_LINE_BYTES", max_line):
+    with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "train_.log"
-        src = LogSource(log)
+        src, tail = LocalSource(log), FileTail(str(log), block=block, max_line=max_line)
+        buffer = Limits(read_block=block, max_line_bytes=max_line).buffer() if reuse else None
         for a, b in zip(bounds, bounds[1:]):
             with open(log, "ab") as f:
                 f.write(data[a:b])
-            for ev in src.iter_read(reuse=reuse):
-                if isinstance(ev, Notice):
-                    assert ev.kind == "long_line"
-                    got_long.append(ev.line)
+            for item in tail.read(src, buffer):
+                if isinstance(item, LongLine):
+                    got_long.append(item.offset)
                 else:  # copied at once: with reuse, the bytes are only valid until the next item
-                    got_lines += list(enumerate(bytes(ev.data).split(b"\n")[:-1], start=ev.first_line))
-    assert got_lines == [(i, ln) for i, ln in enumerate(lines, start=1) if len(ln) <= max_line]
-    assert got_long == [i for i, ln in enumerate(lines, start=1) if len(ln) > max_line]
+                    off = item.offset
+                    for ln in bytes(item.data).split(b"\n")[:-1]:
+                        got_lines.append((off, ln))
+                        off += len(ln) + 1
+    assert got_lines == [(o, ln) for o, ln in zip(starts, lines) if len(ln) <= max_line]
+    assert got_long == [o for o, ln in zip(starts, lines) if len(ln) > max_line]
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs procfs")
 def test_a_file_whose_size_says_empty_is_still_read():
     """procfs (like a stale size on a network filesystem) reports 0 bytes: reads go on past the size."""
-    from radiodash.tail import FileTail
-
-    chunks = [ev for ev in FileTail("/proc/self/status").read() if not isinstance(ev, Notice)]
+    chunks = list(FileTail("/proc/self/status").read(LocalSource("/proc/self/status")))
     assert chunks and bytes(chunks[0].data).startswith(b"Name:")

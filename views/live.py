@@ -149,9 +149,9 @@ def panels(snap) -> None:
 
     with st.expander("Diagnostics"):
         reg = ui.registry()
-        st.text(f"Bytes read: {run.source.bytes_read}\nLines read: {snap.lines_read}\n"
-                f"Refreshes: {run.refreshes}\nFollowers: {reg.followers()}\n"
-                f"Watcher: {getattr(run._follower, 'mode', 'none')}\n"
+        st.text(f"Bytes read: {run.bytes_read}\nLines read: {snap.lines_read}\n"
+                f"Refreshes: {run.refreshes}\nRuns followed by this server: {reg.followers()} (at most {reg.max_runs})\n"
+                f"Watcher: {reg.watcher_mode}\n"
                 f"Other lines: {snap.other_lines}\nDamaged step lines: {snap.problem_count}")
         if snap.notices:
             st.text("Notices:\n" + "\n".join(snap.notices[-20:]))

@@ -1,0 +1,211 @@
+"""Run through the source seam: a fake, in-memory source drives the run with no file at all.
+
+The fake is a whole `Source` (discover/open/watch_dirs) over a dict of bytes that the test
+mutates: appends, truncation, replacement, deletion, new launch files, a host that goes away.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import stat
+
+import pytest
+
+from radiodash.reader import Limits
+from radiodash.run import Run, open_run
+from radiodash.source import Entry, FileStat, LocalSource, Source, Unreachable, kind_of
+from radiodash.simulate import SimConfig, render
+from runcheck import assert_same_run, parse_files
+
+HEADER = "2025-08-15 20:41:03,512 {'model': {'lossconfig': {'disc_start': 50001}}, 'trainer': {'train_num_steps': 1000}}\n"
+
+
+def line(step: int, value: float = 1.0) -> bytes:
+    return f"2025-08-15 20:41:{step // 100 % 60:02d},000 [Train Step] {step}/1000: train/total_loss: {value:.5f}, lr: 0.00001, \n".encode()
+
+
+class MemoryHandle:
+    def __init__(self, data: bytes, st: FileStat, reads: list[tuple[int, int]]) -> None:
+        self.data, self.st, self.reads = data, st, reads
+
+    def stat(self) -> FileStat:
+        return self.st
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        self.reads.append((offset, size))
+        return self.data[offset: offset + size]
+
+    def readinto_at(self, buffer: memoryview, offset: int) -> int:
+        chunk = self.read_at(offset, len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeSource:
+    """A results folder in memory: files[name] = bytes; `down` makes every call raise Unreachable."""
+
+    _inodes = itertools.count(1)
+
+    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+        self.location, self.name, self.watch_dirs = "mem://run", "run", ()
+        self.files: dict[str, bytes] = {}
+        self.idents: dict[str, int] = {}
+        self.down = False
+        self.reads: list[tuple[int, int]] = []
+        for k, v in (files or {}).items():
+            self.write(k, v)
+
+    def write(self, name: str, data: bytes, *, new_file: bool = False) -> None:
+        if name not in self.files or new_file:
+            self.idents[name] = next(self._inodes)
+        self.files[name] = data
+
+    def append(self, name: str, data: bytes) -> None:
+        self.write(name, self.files.get(name, b"") + data)
+
+    def _stat(self, name: str) -> FileStat:
+        return FileStat(len(self.files[name]), 1_700_000_000.0 + len(self.files[name]), self.idents[name])
+
+    def discover(self) -> list[Entry]:
+        if self.down:
+            raise Unreachable("mem://run cannot be reached (test)")
+        return [Entry(f"mem://run/{n}", kind, self._stat(n)) for n in sorted(self.files)
+                if (kind := kind_of(n)) is not None]
+
+    def open(self, path: str) -> MemoryHandle | None:
+        if self.down:
+            raise Unreachable("mem://run cannot be reached (test)")
+        name = path.rsplit("/", 1)[-1]
+        if name not in self.files:
+            return None
+        return MemoryHandle(self.files[name], self._stat(name), self.reads)
+
+    def close(self) -> None:
+        pass
+
+
+def steps(run: Run) -> list[int]:
+    return run.frame()["step"].tolist()
+
+
+def test_the_fake_is_a_source():
+    assert isinstance(FakeSource(), Source) and isinstance(LocalSource("/tmp"), Source)
+
+
+def test_a_run_reads_a_fake_source_and_only_what_is_new():
+    src = FakeSource({"2025-08-15-20-41_.log": HEADER.encode() + line(0) + line(100)})
+    run = open_run(src)
+    assert steps(run) == [0, 100] and run.name == "run" and run.path == "mem://run"
+    size = len(src.files["2025-08-15-20-41_.log"])
+    src.reads.clear()
+    src.append("2025-08-15-20-41_.log", line(200) + line(300))
+    assert run.refresh() == 2
+    assert steps(run) == [0, 100, 200, 300]
+    # the tail re-reads the 64 bytes before its offset (truncation check) and then only the new bytes
+    assert src.reads == [(size - 64, 64), (size, 2 * len(line(200)))]
+    src.reads.clear()
+    assert run.refresh() == 0 and src.reads == []  # nothing changed: the listing alone says so
+
+
+def test_a_partial_line_waits_for_its_newline():
+    src = FakeSource({"a_.log": HEADER.encode() + line(0)})
+    run = open_run(src)
+    whole = line(100, 4.25)
+    src.append("a_.log", whole[:-10])
+    assert run.refresh() == 0 and steps(run) == [0]
+    src.append("a_.log", whole[-10:])
+    assert run.refresh() == 1 and run.frame()["train/total_loss"].tolist() == [1.0, 4.25]
+
+
+@pytest.mark.parametrize("how", ["truncate", "replace", "delete"])
+def test_resets_take_the_old_records_out_and_say_so(how):
+    src = FakeSource({"a_.log": HEADER.encode() + line(0) + line(100) + line(200)})
+    run = open_run(src)
+    if how == "truncate":
+        src.write("a_.log", line(300))
+        expect = "a_.log was truncated at byte"
+    elif how == "replace":
+        src.write("a_.log", HEADER.encode() + line(300) + line(400) + line(500) + line(600), new_file=True)
+        expect = "a_.log was replaced by a new file"
+    else:
+        del src.files["a_.log"]
+        expect = "a_.log was deleted"
+    run.refresh()
+    notices = run.snapshot().notices
+    assert any(n.startswith(expect) and "3 step records read from it earlier were taken out of the view" in n
+               for n in notices), notices
+    assert steps(run) == {"truncate": [300], "replace": [300, 400, 500, 600], "delete": []}[how]
+    if how == "delete":
+        src.write("a_.log", line(900), new_file=True)
+        run.refresh()
+        assert steps(run) == [900] and any("appeared again" in n for n in run.snapshot().notices)
+
+
+def test_a_new_launch_file_is_read_and_stitched():
+    src = FakeSource({"2025-08-15-20-41_.log": HEADER.encode() + line(0) + line(100) + line(200)})
+    run = open_run(src)
+    src.write("2025-08-15-21-07_.log", HEADER.encode() + line(100, 2.0) + line(300))
+    assert run.refresh() == 2
+    assert steps(run) == [0, 100, 300] and run.frame()["train/total_loss"].tolist() == [1.0, 2.0, 1.0]
+    assert len(run.snapshot().segments) == 2
+
+
+def test_an_unreachable_source_keeps_what_was_read_and_resumes_where_it_stopped():
+    src = FakeSource({"a_.log": HEADER.encode() + line(0) + line(100)})
+    run = open_run(src)
+    src.down = True
+    src.append("a_.log", line(200))
+    assert run.refresh() == 0
+    snap = run.snapshot()
+    assert snap.unreachable_since is not None and steps(run) == [0, 100]
+    assert any("cannot be reached" in n for n in snap.notices)
+    src.down = False
+    assert run.refresh() == 1
+    snap = run.snapshot()
+    assert steps(run) == [0, 100, 200] and snap.unreachable_since is None
+    assert snap.notices[-1] == "reachable again; reading resumed where it stopped"
+
+
+def test_last_write_time_is_the_files_mtime_not_the_time_of_reading():
+    src = FakeSource({"a_.log": HEADER.encode() + line(0)})
+    snap = open_run(src).snapshot()
+    assert snap.last_write_time == 1_700_000_000.0 + len(src.files["a_.log"])
+    assert snap.read_time is not None and snap.read_time > snap.last_write_time
+
+
+@pytest.mark.parametrize("accum", [1, 2])
+def test_a_simulated_results_folder_through_the_fake_equals_the_one_shot_parse(accum):
+    files, truth = render(SimConfig(train_num_steps=3_000, log_freq=10, grad_accum=accum, resume_at=1_700,
+                                    save_and_sample_every=500, disc_start=1_000, nan_step=2_500, seed=3))
+    src = FakeSource()
+    run = Run(src, limits=Limits(read_block=4096))
+    for name, data in files.items():  # each file arrives in a few appends
+        for a in range(0, len(data), 7_001):
+            src.append(name, data[a: a + 7_001])
+            run.refresh()
+    assert_same_run(run.snapshot(), parse_files(files, "mem://run"))
+    assert steps(run) == truth.steps
+
+
+def test_a_fifo_and_a_symlink_loop_in_a_results_folder_are_skipped(tmp_path):
+    (tmp_path / "2025-08-15-20-41_.log").write_bytes(HEADER.encode() + line(0))
+    os.mkfifo(tmp_path / "2025-08-15-21-00_.log")
+    (tmp_path / "2025-08-15-21-01_.log").symlink_to(tmp_path / "2025-08-15-21-01_.log")  # a loop
+    (tmp_path / "2025-08-15-21-02_.log").symlink_to(tmp_path / "missing.log")  # dangling
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "2025-08-15-21-00_.log").st_mode)
+    run = open_run(tmp_path)  # a blocking open of the FIFO would hang here
+    assert steps(run) == [0]
+    assert [e.name for e in run.entries] == ["2025-08-15-20-41_.log"]
+
+
+def test_a_fifo_as_the_run_itself_is_refused_with_a_notice(tmp_path):
+    fifo = tmp_path / "fifo.log"
+    os.mkfifo(fifo)
+    src = LocalSource(fifo)
+    assert src.discover() == []
+    run = Run(src)
+    run.readers  # noqa: B018 - no reader until the listing shows a regular file
+    assert run.refresh() == 0 and steps(run) == []
