@@ -10,12 +10,18 @@ histograms, unknown fields, anything unusual) goes back to Python, whose protobu
 (`decoder.decode_event`) is the reference for what a record means.
 
 Record layout (TFRecord): uint64 length, uint32 masked CRC32C of those 8 bytes, the payload,
-uint32 masked CRC32C of the payload; all little-endian.
+uint32 masked CRC32C of the payload; all little-endian. Floats are rebuilt through native
+views of their bits, so the kernel needs a little-endian machine (`LITTLE_ENDIAN`; elsewhere
+the decoder takes the Python path).
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numba import njit
+
+LITTLE_ENDIAN = sys.byteorder == "little"
 
 # statuses returned by scan()
 DONE, FULL, SLOW, DAMAGE = 0, 1, 2, 3
@@ -124,11 +130,12 @@ def _find_tag(buf, s, n, blob, off, guess):
 
 
 @njit(cache=True, nogil=True)
-def _regular(buf, s, e, blob, off, guess, f32, u32, f64, u64, o_step, o_wall, o_tag, o_val, n, cap):
+def _regular(buf, s, e, blob, off, guess, f32, u32, f64, w32, o_step, o_wall, o_tag, o_val, n, cap):
     """Decode the Event in buf[s:e] when it has the regular scalar layout with known tags.
 
-    Returns the new output count, -1 when the record is not regular (Python decodes it),
-    -2 when its values do not fit in the outputs.
+    Values are written from index n on as they are met; only a record found regular in full
+    counts (the caller keeps n otherwise). Returns the new output count, -1 when the record is
+    not regular (Python decodes it), -2 when its values do not fit in the outputs.
     """
     wall = 0.0
     step = np.int64(0)
@@ -138,13 +145,11 @@ def _regular(buf, s, e, blob, off, guess, f32, u32, f64, u64, o_step, o_wall, o_
     while i < e:
         key = buf[i]
         i += 1
-        if key == 0x09:  # field 1 (wall_time), fixed64
+        if key == 0x09:  # field 1 (wall_time), fixed64 (the two halves through a float64's uint32 view)
             if i + 8 > e:
                 return -1
-            bits = np.uint64(0)
-            for k in range(8):
-                bits |= np.uint64(buf[i + k]) << np.uint64(8 * k)
-            u64[0] = bits
+            w32[0] = np.uint32(_u32(buf, i))
+            w32[1] = np.uint32(_u32(buf, i + 4))
             wall = f64[0]
             i += 8
         elif key == 0x10:  # field 2 (step), varint
@@ -160,10 +165,7 @@ def _regular(buf, s, e, blob, off, guess, f32, u32, f64, u64, o_step, o_wall, o_
             i = sum_e
         else:
             return -1
-    if sum_s < 0:
-        return n  # an Event with neither summary nor anything else: no values
-    # pass 1: validate every Value and resolve its tag; pass 2: emit (a record is all or nothing)
-    count = 0
+    m = n
     i = sum_s
     while i < sum_e:
         if buf[i] != 0x0A:  # Summary field 1 (value), length-delimited
@@ -171,13 +173,12 @@ def _regular(buf, s, e, blob, off, guess, f32, u32, f64, u64, o_step, o_wall, o_
         ln, i = _varint(buf, i + 1, sum_e)
         if i < 0 or ln > sum_e - i:
             return -1
-        vs = i
         ve = i + ln
+        j = i
         i = ve
         tag_s = -1
         tag_n = 0
-        has_val = False
-        j = vs
+        val_at = -1
         while j < ve:
             key = buf[j]
             j += 1
@@ -188,48 +189,29 @@ def _regular(buf, s, e, blob, off, guess, f32, u32, f64, u64, o_step, o_wall, o_
                 tag_s = j
                 tag_n = tl
                 j += tl
-            elif key == 0x15 and not has_val:  # Value field 2 (simple_value), fixed32
+            elif key == 0x15 and val_at < 0:  # Value field 2 (simple_value), fixed32
                 if j + 4 > ve:
                     return -1
-                has_val = True
+                val_at = j
                 j += 4
             else:
                 return -1
-        if tag_s < 0 or not has_val:
+        if tag_s < 0 or val_at < 0:
             return -1
         tid = _find_tag(buf, tag_s, tag_n, blob, off, guess)
         if tid < 0:
             return -1
+        if m >= cap:
+            return -2
         guess = tid + 1
-        count += 1
-    if n + count > cap:
-        return -2
-    i = sum_s
-    while i < sum_e:
-        ln, i = _varint(buf, i + 1, sum_e)
-        ve = i + ln
-        j = i
-        i = ve
-        tid = -1
-        val = 0.0
-        while j < ve:
-            key = buf[j]
-            j += 1
-            if key == 0x0A:
-                tl, j = _varint(buf, j, ve)
-                tid = _find_tag(buf, j, tl, blob, off, guess)
-                guess = tid + 1
-                j += tl
-            else:
-                u32[0] = np.uint32(_u32(buf, j))
-                val = np.float64(f32[0])
-                j += 4
-        o_step[n] = step
-        o_wall[n] = wall
-        o_tag[n] = tid
-        o_val[n] = val
-        n += 1
-    return n
+        u32[0] = np.uint32(_u32(buf, val_at))
+        o_step[m] = step
+        o_tag[m] = tid
+        o_val[m] = np.float64(f32[0])
+        m += 1
+    for k in range(n, m):  # the wall time may come after the summary
+        o_wall[k] = wall
+    return m
 
 
 @njit(cache=True, nogil=True)
@@ -243,7 +225,7 @@ def scan(buf, pos, end, max_len, t, blob, off, o_step, o_wall, o_tag, o_val, n):
     f32 = np.zeros(1, np.float32)
     u32 = f32.view(np.uint32)
     f64 = np.zeros(1, np.float64)
-    u64 = f64.view(np.uint64)
+    w32 = f64.view(np.uint32)
     cap = o_step.size
     guess = 0
     recs = 0
@@ -263,7 +245,7 @@ def scan(buf, pos, end, max_len, t, blob, off, o_step, o_wall, o_tag, o_val, n):
             return DAMAGE, pos, n, BAD_DATA_CRC, recs
         if off.size < 2:
             return SLOW, pos, n, ln, recs
-        m = _regular(buf, ds, de, blob, off, guess, f32, u32, f64, u64, o_step, o_wall, o_tag, o_val, n, cap)
+        m = _regular(buf, ds, de, blob, off, guess, f32, u32, f64, w32, o_step, o_wall, o_tag, o_val, n, cap)
         if m == -1:
             return SLOW, pos, n, ln, recs
         if m == -2:

@@ -148,7 +148,7 @@ class EventDecoder:
     """
 
     def __init__(self, *, compiled: bool = True, max_record_bytes: int = MAX_RECORD_BYTES) -> None:
-        self.compiled = compiled
+        self.compiled = compiled and _kernel.LITTLE_ENDIAN
         self.max_record_bytes = max_record_bytes
         self.offset = 0  # file offset of the first byte not yet decoded
         self.tags: list[str] = []
