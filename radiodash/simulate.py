@@ -271,7 +271,7 @@ def _launch_plan(cfg: SimConfig) -> list[tuple[int, int, int]]:
     return [(first, cfg.resume_at, 0), (milestone * cfg.save_and_sample_every, last, milestone)]
 
 
-def _events(cfg: SimConfig, truth: Truth, results: "_Results | None" = None) -> Iterator[_Write]:
+def _events(cfg: SimConfig, truth: Truth, results: _Results | None = None) -> Iterator[_Write]:
     """Everything the trainer(s) write, in order, with simulated times.
 
     `results` (when events or samples are on) adds the event files, checkpoints and sample
@@ -554,8 +554,10 @@ class _Results:
     def finish(self, truth: Truth, sizes: dict[str, int]) -> None:
         """What the event files on disk hold (`sizes`: bytes written to each): records, steps, stitching."""
         stitched: list[int] = []
-        for w in self.writers:
-            size = sizes.get(w.name, 0)
+        written = [w for w in self.writers if w.name in sizes]  # a run stopped early may not have created the last
+        truth.event_files = [w.name for w in written]
+        for w in written:
+            size = sizes[w.name]
             ends = np.concatenate(w.ends) if w.ends else np.zeros(0, np.int64)
             steps = np.concatenate(w.steps) if w.steps else np.zeros(0, np.int64)
             whole = ends <= size
