@@ -32,7 +32,7 @@ MAX_RECORD_BYTES = 64 * 1024 * 1024
 
 PROBLEMS = {
     BAD_LENGTH_CRC: "the record length fails its CRC",
-    ABSURD_LENGTH: f"the record length exceeds {MAX_RECORD_BYTES:,} bytes",
+    ABSURD_LENGTH: "the record length exceeds {max:,} bytes",
     BAD_DATA_CRC: "the record payload fails its CRC",
 }
 INCOMPLETE = "the file ends inside a record"
@@ -149,7 +149,7 @@ class EventDecoder:
 
     def __init__(self, *, compiled: bool = True, max_record_bytes: int = MAX_RECORD_BYTES) -> None:
         self.compiled = compiled and _kernel.LITTLE_ENDIAN
-        self.max_record_bytes = max_record_bytes
+        self.max_record_bytes = min(int(max_record_bytes), 2**32 - 1)  # the kernel reads the length's low word
         self.offset = 0  # file offset of the first byte not yet decoded
         self.tags: list[str] = []
         self._tag_id: dict[str, int] = {}
@@ -220,7 +220,7 @@ class EventDecoder:
                         out.append(step, wall, self._tag(tag), value)
                 pos += _kernel.HEADER + info + _kernel.FOOTER
             elif status == DAMAGE:
-                self._damage, pos = (base + pos, PROBLEMS[info]), pos + 1
+                self._damage, pos = (base + pos, PROBLEMS[info].format(max=self.max_record_bytes)), pos + 1
         self._pending = buf[pos:]
         self.offset = base + pos
         self.records += records
