@@ -16,12 +16,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = {
     "ingest": ["bench_ingest.py"],
+    "events": ["bench_events.py"],
     "analysis": ["bench_analysis.py"],
     "charts": ["bench_charts.py"],
     "latency": ["bench_latency.py"],
     "load": ["bench_load.py"],
 }
-QUICK_ARGS = {"ingest": ["--lines", "200000"], "load": ["--quick"]}
+QUICK_ARGS = {"ingest": ["--lines", "200000"], "events": ["--steps", "15000"], "load": ["--quick"]}
 
 
 def main() -> int:
