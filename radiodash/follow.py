@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,7 @@ class FollowService:
         self._targets: dict[Hashable, _Target] = {}
         self._watches: dict[str, tuple[object, int]] = {}  # directory -> (watchdog watch, targets using it)
         self._observer = None
+        self._events: queue.SimpleQueue[tuple[str, ...]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="radiodash-refresh")
@@ -128,14 +130,24 @@ class FollowService:
         return Handler()
 
     def _mark(self, *paths: str) -> None:
-        """An event under a watched folder: its targets are refreshed soon."""
-        hit = False
-        with self._lock:
+        """An event under a watched folder: its targets are refreshed soon.
+
+        Called on watchdog's thread while it holds the observer's lock: it takes no lock of ours
+        (the loop, which does, calls the observer to schedule and unschedule), it only queues.
+        """
+        self._events.put(paths)
+        self._wake.set()
+
+    def _apply_marks(self) -> None:
+        """Mark the targets under the folders of the queued events dirty. Lock held."""
+        while True:
+            try:
+                paths = self._events.get_nowait()
+            except queue.Empty:
+                return
             for t in self._targets.values():
                 if any(p and (os.path.dirname(p) == w or p == w) for p in paths for w in t.watched):
-                    t.dirty = hit = True
-        if hit:
-            self._wake.set()
+                    t.dirty = True
 
     def _watch(self, target: _Target) -> None:
         """Schedule the target's folders (or their nearest existing parents), shared and counted. Lock held."""
@@ -178,6 +190,7 @@ class FollowService:
             self._wake.clear()  # events arriving from here on cause one more round
             now = time.monotonic()
             with self._lock:
+                self._apply_marks()
                 due = [t for t in self._targets.values()
                        if not t.running and (t.dirty or now - t.last >= self.poll_interval)]
                 for t in due:
@@ -196,6 +209,9 @@ class FollowService:
         finally:
             with self._lock:
                 target.running = False
+                again = target.dirty  # changed while it was being read: read it again at once
+            if again:
+                self._wake.set()
 
     def stop(self) -> None:
         """Stop following everything: the observer, the scheduler and the workers end."""

@@ -92,6 +92,12 @@ class Snapshot:
     # for `raw`. Not in DataFrame.attrs: pandas deep-copies attrs on every column access.
     lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     raw_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # the TensorBoard event files' values: one row per step, `step`, `wall_time` (epoch seconds), one
+    # column per tag as written — a second, labelled source, never merged into `frame`'s columns
+    events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"step": np.zeros(0, np.int64),
+                                                                       "wall_time": np.zeros(0)}))
+    # sample images and checkpoints of the results folder as last listed (radiodash.source.Entry)
+    artifacts: tuple = ()
 
     @property
     def metrics(self) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Iterator, Protocol
 
 from .parse import ParsedChunk, Parser
 from ._scan import PARALLEL_BYTES
+from .tfevents import EventChunk, EventDecoder
 from .source import Source
 from .tail import MAX_LINE_BYTES, READ_BLOCK, FileReset, FileTail, Lines, LongLine, ReadBuffer, Refused
 
@@ -47,7 +48,15 @@ class Notice:
     message: str
 
 
-ReaderItem = ParsedChunk | FileReset | Notice
+@dataclass(frozen=True)
+class EventValues:
+    """Scalar values an event file's reader decoded (one launch's `SummaryWriter` file)."""
+
+    file: str
+    chunk: EventChunk
+
+
+ReaderItem = ParsedChunk | EventValues | FileReset | Notice
 
 
 class Reader(Protocol):
@@ -96,6 +105,40 @@ class LogReader:
             elif isinstance(item, FileReset):
                 self.parser.reset()
                 self.line = 1
+                yield item
+            elif isinstance(item, Refused):
+                yield Notice(self.path, None, item.message)
+
+
+class EventReader:
+    """A TensorBoard event file: tail (raw bytes) → decoder (TFRecord framing, Event protobufs).
+
+    The decoder keeps an incomplete last record until its bytes arrive (the writer flushes every
+    120 s); damage is skipped and said, never raised.
+    """
+
+    def __init__(self, path: str, limits: Limits = Limits()) -> None:
+        self.path = path
+        self.name = path.rsplit("/", 1)[-1]
+        self.tail = FileTail(path, block=limits.read_block, lines=False)
+        self.decoder = EventDecoder()
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes read from the file so far."""
+        return self.tail.bytes_read
+
+    def read(self, source: Source, buffer: ReadBuffer | None = None) -> Iterator[ReaderItem]:
+        """Decoded values, resets and notices, in file order."""
+        for item in self.tail.read(source, buffer):
+            if isinstance(item, Lines):
+                chunk = self.decoder.feed(item.data)
+                for n in chunk.notices:
+                    yield Notice(self.path, None, f"{self.name}: {n.text}")
+                if len(chunk) or chunk.records:
+                    yield EventValues(self.path, chunk)
+            elif isinstance(item, FileReset):
+                self.decoder = EventDecoder()
                 yield item
             elif isinstance(item, Refused):
                 yield Notice(self.path, None, item.message)

@@ -14,13 +14,13 @@ from typing import Callable, Mapping
 import pandas as pd
 
 from .model import Snapshot
-from .reader import Limits, LogReader, Reader
+from .reader import EventReader, Limits, LogReader, Reader
 from .source import Entry, FileKind, FileStat, Source, Unreachable, as_source
 from .store import RunStore
 
 ReaderFactory = Callable[[str, Limits], Reader]
 #: Which files a run reads, by kind, and with what (event files join when their reader does).
-DEFAULT_READERS: Mapping[FileKind, ReaderFactory] = {FileKind.LOG: LogReader}
+DEFAULT_READERS: Mapping[FileKind, ReaderFactory] = {FileKind.LOG: LogReader, FileKind.EVENTS: EventReader}
 
 
 class Run:
@@ -80,7 +80,8 @@ class Run:
             except Unreachable as e:
                 self.store.set_unreachable(str(e))
                 return added
-            self.store.note_read({e.path: e.stat.mtime for e in entries if e.path in self.readers}, time.time())
+            self.store.note_read({e.path: e.stat.mtime for e in entries if e.path in self.readers}, time.time(),
+                                 [e for e in entries if e.kind in (FileKind.SAMPLE, FileKind.CHECKPOINT)])
             return added
 
     def _order(self, path: str) -> int:

@@ -18,8 +18,10 @@ import pandas as pd
 from .model import Problem, Segment, Snapshot
 from . import _scan
 from .parse import TRAIN, VAL, Header, Marker, ParsedChunk, stage_of
-from .reader import Notice, ReaderItem
+from .reader import EventValues, Notice, ReaderItem
+from .source import Entry
 from .tail import FileReset
+from .tfevents import EventTable
 
 NAT = np.iinfo(np.int64).min  # datetime64's NaT as int64: the time column is viewed, not converted
 MAX_PROBLEMS = 500
@@ -145,6 +147,10 @@ class RunStore:
         self.notices: list[str] = []
         self.lines_read = 0
         self.bytes_read = 0
+        self.events = EventTable()  # the event files' values, one table per file (launch), stitched on demand
+        self._events_version = 0
+        self._events_frame: tuple[int, pd.DataFrame] | None = None
+        self.artifacts: tuple[Entry, ...] = ()  # sample images and checkpoints as last listed
         self.file_mtimes: dict[str, float] = {}
         self.read_time: float | None = None
         self.unreachable_since: float | None = None
@@ -162,8 +168,18 @@ class RunStore:
         """Apply what a reader yielded; returns the number of new train step records."""
         if isinstance(item, ParsedChunk):
             return self.ingest(item, item.nbytes)
+        if isinstance(item, EventValues):
+            with self.lock:
+                self.events.apply(_base(item.file), item.chunk)
+                self._events_version += 1
+                self.version += 1
+            return 0
         if isinstance(item, FileReset):
             message = item.message
+            if item.kind.forgets and _base(item.file) in self.events.files:
+                with self.lock:
+                    self.events.forget(_base(item.file))
+                    self._events_version += 1
             if item.kind.forgets:
                 dropped = self.forget_file(item.file)
                 if dropped:
@@ -173,11 +189,15 @@ class RunStore:
             self.add_notice(item.message)
         return 0
 
-    def note_read(self, mtimes: dict[str, float], when: float | None = None) -> None:
-        """The files' modification times as just listed, and when: the basis of "last written"."""
+    def note_read(self, mtimes: dict[str, float], when: float | None = None,
+                  artifacts: list[Entry] | tuple[Entry, ...] = ()) -> None:
+        """The files' modification times as just listed, and when: the basis of "last written";
+        `artifacts`: the sample images and checkpoints the same listing saw."""
         with self.lock:
-            changed = mtimes != self.file_mtimes or self.unreachable_since is not None
+            artifacts = tuple(artifacts)
+            changed = mtimes != self.file_mtimes or self.unreachable_since is not None or artifacts != self.artifacts
             self.file_mtimes = dict(mtimes)
+            self.artifacts = artifacts
             self.read_time = _time.time() if when is None else when
             if self.unreachable_since is not None:
                 self.add_notice("reachable again; reading resumed where it stopped")
@@ -436,11 +456,18 @@ class RunStore:
                 lines_read=self.lines_read, bytes_read=self.bytes_read,
                 last_write_time=max(self.file_mtimes.values(), default=None), read_time=self.read_time,
                 unreachable_since=self.unreachable_since,
-                files=tuple(self.files), raw_lines=cols["line"],
+                files=tuple(self.files), raw_lines=cols["line"], events=self._event_frame(),
+                artifacts=self.artifacts,
                 lines=cols["line"] if kept is None else cols["line"][kept],
             )
             self._snap = snap
             return snap
+
+    def _event_frame(self) -> pd.DataFrame:
+        """The stitched per-step event table, rebuilt only when event values changed (lock held)."""
+        if self._events_frame is None or self._events_frame[0] != self._events_version:
+            self._events_frame = (self._events_version, self.events.frame())
+        return self._events_frame[1]
 
     def _frame(self, cols: dict[str, np.ndarray], files: list[str]) -> pd.DataFrame:
         seg = cols["segment"]
@@ -502,3 +529,8 @@ def _stitch(raw: pd.DataFrame, segments: tuple[Segment, ...]) -> tuple[pd.DataFr
     return raw.iloc[idx].reset_index(drop=True), idx
 
 
+
+
+def _base(path: str) -> str:
+    """A file's name within its run folder (the event table keys files by name: launch order is in it)."""
+    return path.rsplit("/", 1)[-1]

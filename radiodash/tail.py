@@ -99,10 +99,16 @@ class ReadBuffer:
 
 
 class FileTail:
-    """One file: offset, the partial last line, identity and a fingerprint of the bytes before the offset."""
+    """One file: offset, the partial last line, identity and a fingerprint of the bytes before the offset.
 
-    def __init__(self, path: str, *, block: int = READ_BLOCK, max_line: int = MAX_LINE_BYTES) -> None:
+    `lines=False` hands out every new byte as it is (`Lines` then holds raw bytes; a binary file such
+    as an event file has its own framing, which its reader keeps across reads).
+    """
+
+    def __init__(self, path: str, *, block: int = READ_BLOCK, max_line: int = MAX_LINE_BYTES,
+                 lines: bool = True) -> None:
         self.path = path
+        self.lines = lines
         self.name = path.rsplit("/", 1)[-1]
         self.block = block
         self.max_line = max_line
@@ -213,10 +219,13 @@ class FileTail:
                 self.skipping = False
                 yield LongLine(self.path, self.skip_start, self.max_line)
                 pos = nl + 1
-            end = max(data.rfind(b"\n", pos, size) + 1, pos)
+            end = max(data.rfind(b"\n", pos, size) + 1, pos) if self.lines else size
             self.partial = bytes(data[end:size])
             if end > pos:
-                yield from self._emit(data, pos, end, start)
+                if self.lines:
+                    yield from self._emit(data, pos, end, start)
+                else:
+                    yield Lines(self.path, memoryview(data)[pos:end], start + pos)
             if len(self.partial) > self.max_line:
                 self.skipping = True
                 self.skip_start = self.offset - len(self.partial)

@@ -9,6 +9,7 @@ import itertools
 import os
 import stat
 
+import pandas as pd
 import pytest
 
 from radiodash.reader import Limits
@@ -209,3 +210,50 @@ def test_a_fifo_as_the_run_itself_is_refused_with_a_notice(tmp_path):
     run = Run(src)
     run.readers  # noqa: B018 - no reader until the listing shows a regular file
     assert run.refresh() == 0 and steps(run) == []
+
+
+# ---------------------------------------------------------------------------- event files and artifacts
+
+
+def _event_files(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {n: d for n, d in files.items() if n.startswith("events.out.tfevents.")}
+
+
+def test_event_files_are_a_second_source_read_incrementally_and_stitched():
+    from radiodash.tfevents import EventTable, decode
+
+    files, _ = render(SimConfig(train_num_steps=1_200, log_freq=100, save_and_sample_every=500, resume_at=700,
+                                grad_accum=2, events=True, samples=True, seed=2))
+    events = _event_files(files)
+    assert len(events) == 2  # one per launch
+    reference = EventTable()
+    for name, data in events.items():
+        reference.apply(name, decode(data))
+    src = FakeSource()
+    run = Run(src, limits=Limits(read_block=4096))
+    for name, data in files.items():
+        for a in range(0, len(data), 3_001):  # records cut anywhere
+            src.append(name, data[a: a + 3_001])
+            run.refresh()
+    snap = run.snapshot()
+    expected = reference.frame()
+    assert len(expected) == 1_200 and "Learning_Rate" in expected
+    pd.testing.assert_frame_equal(snap.events.reset_index(drop=True), expected)
+    assert "Learning_Rate" not in snap.frame and len(snap.frame) == 12  # the log's columns stay the log's
+    assert {e.name for e in snap.artifacts} >= {"model-1.pt", "model-2.pt", "sample-1.png"}
+
+
+def test_a_truncated_event_file_is_forgotten_and_read_again():
+    from radiodash.tfevents import decode
+
+    files, _ = render(SimConfig(train_num_steps=600, log_freq=100, events=True, seed=4))
+    (name, data), = _event_files(files).items()
+    src = FakeSource(files)
+    run = open_run(src)
+    assert len(run.snapshot().events) == 600
+    half = data[: len(data) // 2]
+    src.write(name, half)
+    run.refresh()
+    snap = run.snapshot()
+    assert snap.events["step"].tolist() == sorted(set(decode(half).step.tolist()))  # what the file holds now
+    assert any(n.startswith(f"{name} was truncated") for n in snap.notices)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from numba import njit
+from .._jit import compiled
 
 LITTLE_ENDIAN = sys.byteorder == "little"
 
@@ -52,7 +52,7 @@ def _crc_tables() -> np.ndarray:
 CRC_TABLES = _crc_tables()
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def crc32c(buf, s, e, t):
     """CRC32C of buf[s:e] (t: CRC_TABLES)."""
     crc = MASK32
@@ -69,19 +69,19 @@ def crc32c(buf, s, e, t):
     return crc ^ MASK32
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def masked_crc32c(buf, s, e, t):
     """TFRecord's masked CRC: rotate right by 15 and add a constant (so CRCs of CRCs stay strong)."""
     x = crc32c(buf, s, e, t)
     return ((((x >> 15) | (x << 17)) & MASK32) + 0xA282EAD8) & MASK32
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _u32(buf, i):
     return np.int64(buf[i]) | (np.int64(buf[i + 1]) << 8) | (np.int64(buf[i + 2]) << 16) | (np.int64(buf[i + 3]) << 24)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _length(buf, i, max_len):
     """The record length at i, or -1 when it exceeds max_len (the high word must be zero)."""
     if buf[i + 4] != 0 or buf[i + 5] != 0 or buf[i + 6] != 0 or buf[i + 7] != 0:
@@ -90,12 +90,12 @@ def _length(buf, i, max_len):
     return n if n <= max_len else -1
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _header_ok(buf, i, t):
     return masked_crc32c(buf, i, i + 8, t) == _u32(buf, i + 8)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _varint(buf, i, e):
     """(value, next index) of a varint of at most 9 bytes at i (< 2**63); next -1 when it is not one."""
     v = np.int64(0)
@@ -110,7 +110,7 @@ def _varint(buf, i, e):
     return np.int64(0), -1
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _find_tag(buf, s, n, blob, off, guess):
     """Id of the known tag equal to buf[s:s+n], trying `guess` first; -1 when unknown."""
     ntags = off.size - 1
@@ -129,7 +129,7 @@ def _find_tag(buf, s, n, blob, off, guess):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _regular(buf, s, e, blob, off, guess, f32, u32, f64, w32, o_step, o_wall, o_tag, o_val, n, cap):
     """Decode the Event in buf[s:e] when it has the regular scalar layout with known tags.
 
@@ -214,7 +214,7 @@ def _regular(buf, s, e, blob, off, guess, f32, u32, f64, w32, o_step, o_wall, o_
     return m
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def scan(buf, pos, end, max_len, t, blob, off, o_step, o_wall, o_tag, o_val, n):
     """Decode records from pos until one needs Python, is damaged, is incomplete, or outputs are full.
 
@@ -257,7 +257,7 @@ def scan(buf, pos, end, max_len, t, blob, off, o_step, o_wall, o_tag, o_val, n):
         pos = de + FOOTER
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def resync(buf, pos, end, final, max_len, t):
     """The first intact record at or after pos: (FOUND, its start), (WAIT, where to wait from), or (NONE, end).
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from numba import njit
+from .._jit import compiled
 
 from ..radiodiff import EVENTS_PREFIX
 from .decoder import EventChunk
@@ -38,7 +38,7 @@ def launch_order(names) -> list[str]:
     return sorted(names, key=key)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _scatter(values, wall, rows, tags, val, wall_in):
     """values[rows[i], tags[i]] = val[i] and wall[rows[i]] = wall_in[i], in order: the later record wins."""
     for i in range(rows.size):
