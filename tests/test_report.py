@@ -7,11 +7,9 @@ import json
 import math
 import re
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from radiodash import open_run
 from radiodash.analysis import analyze

@@ -1,7 +1,6 @@
 """The HTML report in headless Chromium with the network cut off: it opens from the file and draws its charts."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from playwright.sync_api import expect
 
