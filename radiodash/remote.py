@@ -177,6 +177,9 @@ def _reason(e: BaseException, timeout: float | None) -> str:
 
     if isinstance(e, TimeoutError):
         return f"no answer within {timeout:g} s" if timeout else "no answer (timed out)"
+    if isinstance(e, HostKeysOff):
+        return ("its SSH configuration turns host-key checking off (UserKnownHostsFile none); "
+                "RadioDash always checks host keys")
     if isinstance(e, asyncssh.HostKeyNotVerifiable):
         return ("its host key is not trusted (not in known_hosts, or different from it); "
                 "host keys are always checked")
@@ -283,12 +286,14 @@ class _SshConnection:
             return fs, sftp, self.opened
 
     def _open(self) -> tuple[Any, Any]:
-        from fsspec.asyn import sync
+        from fsspec.asyn import get_loop, sync
         from sshfs import SSHFileSystem
 
+        args = self._connect_args()
+        if sync(get_loop(), _checks_host_keys, self.target.host, args, timeout=self.connect_timeout + 1) is False:
+            raise HostKeysOff()
         # skip_instance_cache: fsspec would hand the same (possibly dead) instance back forever
-        fs = SSHFileSystem(self.target.host, skip_instance_cache=True, timeout=self.connect_timeout + 1,
-                           **self._connect_args())
+        fs = SSHFileSystem(self.target.host, skip_instance_cache=True, timeout=self.connect_timeout + 1, **args)
         try:
             sftp = sync(fs.loop, _start_sftp, fs.client, timeout=self.connect_timeout + 1)
         except BaseException:
@@ -361,6 +366,20 @@ class _SshConnection:
                 asyncio.run_coroutine_threadsafe(_quiet_close(file), fs.loop)
             except RuntimeError:  # the loop is gone (interpreter exit)
                 pass
+
+
+class HostKeysOff(Exception):
+    """The user's SSH configuration turns host-key checking off for this host: not connected."""
+
+
+async def _checks_host_keys(host: str, args: dict) -> bool:
+    """Whether asyncssh will check the host key, once `~/.ssh/config` is applied as `connect` applies it
+    (`UserKnownHostsFile none` there turns the check off in asyncssh, where OpenSSH would still ask)."""
+    import asyncssh
+
+    # config=() as connect passes it: without it the user's config is not read here
+    options = await asyncssh.SSHClientConnectionOptions.construct(None, host=host, **{"config": (), **args})
+    return options.known_hosts is not None
 
 
 async def _start_sftp(client: Any) -> Any:

@@ -351,13 +351,21 @@ def test_the_users_own_ssh_configuration_is_used(sshd, tmp_path, big_launch):
 
     assert read(f"ssh://{sshd.alias}{folder}") == [300, True, []]  # HostName, Port, User, IdentityFile from ~/.ssh/config
     assert read(sshd.url(folder)) == [300, True, []]  # ~/.ssh/id_ed25519 and ~/.ssh/known_hosts
-    saved = sshd.known_hosts.read_text()
+    saved, config = sshd.known_hosts.read_text(), sshd.home / ".ssh" / "config"
+    saved_config = config.read_text()
     try:
         sshd.known_hosts.write_text("")
         n, reachable, notices = read(sshd.url(folder))
         assert (n, reachable) == (0, False) and "host key is not trusted" in notices[0]
+        # asyncssh would accept any host key here (OpenSSH would still ask): refused
+        config.write_text(saved_config + f"Host no-checks\n    HostName 127.0.0.1\n    Port {sshd.port}\n"
+                                         "    UserKnownHostsFile none\n")
+        assert read(f"ssh://no-checks{folder}") == [0, False, [
+            "ssh://no-checks cannot be reached: its SSH configuration turns host-key checking off "
+            "(UserKnownHostsFile none); RadioDash always checks host keys"]]
     finally:
         sshd.known_hosts.write_text(saved)
+        config.write_text(saved_config)
 
 
 # ------------------------------------------------------------------ confinement under a remote root
