@@ -277,6 +277,11 @@ class _SshConnection:
                 self._cond.notify_all()
             log.info("%s", message)
             raise Unreachable(message) from None
+        except BaseException:  # interrupted: the next caller tries again
+            with self._cond:
+                self._connecting = False
+                self._cond.notify_all()
+            raise
         with self._cond:
             self._connecting = False
             self._fs, self._sftp = fs, sftp

@@ -258,11 +258,13 @@ def sshd(tmp_path_factory):
     reason = unavailable_reason()
     if reason:
         pytest.skip(reason)
-    server = SshServer(tmp_path_factory.mktemp("sshd"))
+    server = None
     try:
+        server = SshServer(tmp_path_factory.mktemp("sshd"))
         server.start()
-    except (OSError, RuntimeError) as e:
-        server.close()
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
+        if server is not None:
+            server.close()
         pytest.skip(f"sshd could not be started: {e}")
     yield server
     from radiodash.remote import close_all

@@ -303,6 +303,35 @@ def test_a_host_that_stops_answering_is_given_up_after_the_timeout(sshd, tmp_pat
     assert run.source.storage.connection.opened == 2
 
 
+def test_while_a_dead_host_is_retried_the_other_runs_on_it_do_not_wait(sshd, tmp_path, big_launch):
+    name, data = big_launch
+    folders = [write(tmp_path / f"run{i}", {name: data[: step_starts(data)[10]]}) for i in range(2)]
+    relay = Relay(sshd.port)
+    sshd.trust(relay.port)
+    try:
+        kw = dict(port=relay.port, timeout=1, connect_timeout=60, retry_interval=0.05)
+        run_a, run_b = (open_run(remote(sshd, f, **kw)) for f in folders)
+        connection = run_a.source.storage.connection
+        assert run_b.source.storage.connection is connection
+        relay.hold()
+        assert run_a.refresh() == 0 and run_a.snapshot().unreachable_since is not None  # timed out: host down
+        time.sleep(0.1)  # past retry_interval: the next refresh tries to connect again
+        retry = threading.Thread(target=run_a.refresh)
+        retry.start()  # connects through the held relay: it waits for a banner that does not come
+        end = time.monotonic() + 30
+        while not connection._connecting and time.monotonic() < end:
+            time.sleep(0.01)
+        assert connection._connecting
+        assert run_b.refresh() == 0 and run_b.snapshot().unreachable_since is not None  # did not wait for it
+        assert retry.is_alive()
+        relay.release()  # the banner arrives: the retry connects
+        retry.join(60)
+        assert run_a.snapshot().unreachable_since is None
+        assert until_reachable(run_b) == 0 and len(run_b.frame()) == 10
+    finally:
+        relay.close()
+
+
 def test_an_unknown_or_changed_host_key_is_refused(sshd, tmp_path):
     folder = write(tmp_path / "run", {"2025-08-15-20-41_.log": b"never read over an untrusted connection\n"})
     empty = tmp_path / "known_hosts_empty"
