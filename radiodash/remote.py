@@ -16,11 +16,12 @@ Modification times have whole seconds.
 SSH is the user's own: keys, agent, `~/.ssh/config` (host aliases, User, Port, IdentityFile) and
 `known_hosts` through asyncssh. Host keys are always checked: sshfs turns the check off unless
 told otherwise, so `known_hosts` is always passed (asyncssh's default lookup: the config's
-`UserKnownHostsFile`, else `~/.ssh/known_hosts`), and an option turning it off is refused.
-One connection per (user, host, port), shared by every run on the host, opened on first use and
-reopened after a failure (at most every `retry_interval` while the host stays down). Every network
-call is bounded (`connect_timeout`, `timeout`) and every network failure becomes `Unreachable`
-with one line naming the host — never a traceback, never a password.
+`UserKnownHostsFile`, else `~/.ssh/known_hosts`); an option or a `UserKnownHostsFile none` in the
+config, which would turn it off, is refused. One connection per (user, host, port), shared by every
+run on the host, opened on first use and reopened after a failure (while the host stays down, an
+attempt after `retry_interval`, doubling up to a minute). Every network call is bounded
+(`connect_timeout`, `timeout`) and every network failure becomes `Unreachable` with one line
+naming the host — never a traceback, never a password.
 """
 from __future__ import annotations
 
@@ -157,15 +158,13 @@ def _mtime_of(info: dict) -> float | None:
 
 
 class _Counter:
-    """Bytes and reads a source's handles returned (what the tail really asked the host for)."""
+    """Bytes a source's handles returned (what the tail really asked the host for)."""
 
     def __init__(self) -> None:
         self.bytes = 0
-        self.reads = 0
 
     def add(self, n: int) -> None:
         self.bytes += n
-        self.reads += 1
 
 
 # ------------------------------------------------------------------ SSH
@@ -664,10 +663,6 @@ class RemoteSource:
     def bytes_read(self) -> int:
         """Bytes the host returned to this source's reads (fingerprints included)."""
         return self._counter.bytes
-
-    @property
-    def reads(self) -> int:
-        return self._counter.reads
 
     def discover(self) -> list[Entry]:
         """One listing (Unreachable when the host cannot be reached)."""
