@@ -14,7 +14,7 @@ $(VENV)/.runtime: requirements.txt
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(PY) -m pip install -q -r requirements-dev.txt
-	bash scripts/install-chromium.sh
+	bash scripts/install-chromium.sh && bash scripts/install-sshd.sh
 	touch $@
 
 install: $(VENV)/.runtime

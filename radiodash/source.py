@@ -25,7 +25,7 @@ import re
 import stat as _stat
 from dataclasses import dataclass
 from enum import Enum
-from typing import Hashable, Protocol, runtime_checkable
+from typing import Hashable, Iterable, Protocol, runtime_checkable
 
 from .radiodiff import EVENTS_PREFIX, is_launch_file, is_run_file
 
@@ -199,6 +199,15 @@ def regular_stat(path: str, entry: os.DirEntry | None = None) -> FileStat | None
     return FileStat(st.st_size, st.st_mtime, (st.st_dev, st.st_ino))
 
 
+def run_files(found: Iterable[Entry]) -> list[Entry]:
+    """A folder's files as a run reads them, for every kind of source: in path order (launch order),
+    and when the folder holds launch files, its other text logs (a console capture repeating them) left out."""
+    files = sorted(found, key=lambda e: e.path)
+    if any(e.kind is FileKind.LOG and is_launch_file(e.name) for e in files):
+        files = [e for e in files if e.kind is not FileKind.LOG or is_launch_file(e.name)]
+    return files
+
+
 class LocalSource:
     """A log file or a results folder on this machine.
 
@@ -236,10 +245,7 @@ class LocalSource:
                 st = regular_stat(e.path, e)
                 if st is not None:
                     found.append(Entry(e.path, kind, st))
-        found.sort(key=lambda e: e.path)
-        if any(e.kind is FileKind.LOG and is_launch_file(e.name) for e in found):
-            found = [e for e in found if e.kind is not FileKind.LOG or is_launch_file(e.name)]
-        return found
+        return run_files(found)
 
     def open(self, path: str) -> LocalHandle | None:
         """See `open_local`."""
@@ -249,8 +255,19 @@ class LocalSource:
         """Nothing to release."""
 
 
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
 def as_source(where: "str | os.PathLike | Source") -> Source:
-    """A Source for a path (local) or an object that already is one."""
+    """A Source for a local path, a URL (`ssh://user@host[:port]/path`, or any protocol fsspec knows),
+    or an object that already is one. `file://` URLs are local paths (watched, not polled)."""
+    if isinstance(where, str) and (m := _URL.match(where)):
+        from .remote import RemoteSource, is_remote_protocol
+
+        if m.group(1).lower() == "file":
+            return LocalSource(where[len(m.group(0)):] or "/")
+        if is_remote_protocol(m.group(1)):
+            return RemoteSource(where)
     if isinstance(where, (str, os.PathLike)):
         return LocalSource(where)
     return where
