@@ -21,6 +21,7 @@ BENCHES = {
     "charts": ["bench_charts.py"],
     "latency": ["bench_latency.py"],
     "load": ["bench_load.py"],
+    "remote": ["bench_remote.py"],
 }
 QUICK_ARGS = {"ingest": ["--lines", "200000"], "events": ["--steps", "15000"], "load": ["--quick"]}
 

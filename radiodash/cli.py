@@ -120,8 +120,9 @@ def _has_log_lines(snap) -> bool:
 def _run(args: argparse.Namespace) -> int:
     from .run import open_run
 
-    path = Path(args.path)
-    if not path.exists():
+    remote = "://" in args.path  # ssh://user@host/path or another fsspec URL: the source says what is missing
+    path = args.path if remote else Path(args.path)
+    if not remote and not path.exists():
         raise CliError(f"{path} does not exist")
     _check_window(args)
     outputs = {}

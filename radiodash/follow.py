@@ -28,6 +28,7 @@ class _Target:
     key: Hashable
     dirs: tuple[str, ...]
     refresh: Callable[[], None]
+    interval: float  # seconds between refreshes without an event (a remote source sets its own)
     dirty: bool = True
     running: bool = False
     last: float = 0.0
@@ -54,10 +55,13 @@ class FollowService:
 
     # ------------------------------------------------------------------ targets
 
-    def add(self, key: Hashable, dirs: list[str] | tuple[str, ...], refresh: Callable[[], None]) -> None:
-        """Follow `key`: call `refresh()` (on a worker) when one of `dirs` changes, and periodically."""
+    def add(self, key: Hashable, dirs: list[str] | tuple[str, ...], refresh: Callable[[], None],
+            interval: float | None = None) -> None:
+        """Follow `key`: call `refresh()` (on a worker) when one of `dirs` changes, and every `interval`
+        seconds anyway (default: the service's `poll_interval`)."""
         self._start()
-        target = _Target(key, tuple(os.path.abspath(d) for d in dirs), refresh)
+        target = _Target(key, tuple(os.path.abspath(d) for d in dirs), refresh,
+                         self.poll_interval if interval is None else interval)
         with self._lock:
             old = self._targets.pop(key, None)
             if old is not None:
@@ -192,7 +196,7 @@ class FollowService:
             with self._lock:
                 self._apply_marks()
                 due = [t for t in self._targets.values()
-                       if not t.running and (t.dirty or now - t.last >= self.poll_interval)]
+                       if not t.running and (t.dirty or now - t.last >= t.interval)]
                 for t in due:
                     t.running, t.dirty, t.last = True, False, now
                     if t.watched != [_existing(d) for d in t.dirs]:  # a folder that appeared: watch it

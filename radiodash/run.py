@@ -132,7 +132,7 @@ class Run:
 
         if self._follower is None:
             self._follower = FollowService(poll_interval=poll_interval, force_polling=force_polling, workers=1)
-            self._follower.add(self, self.source.watch_dirs, changed)
+            self._follower.add(self, self.source.watch_dirs, changed, getattr(self.source, "poll_interval", None))
         return self._follower
 
     def close(self) -> None:

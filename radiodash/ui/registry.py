@@ -81,7 +81,7 @@ class Registry:
             entry.ready.set()
             raise
         entry.run = run
-        self.follow.add(key, run.source.watch_dirs, run.refresh)
+        self.follow.add(key, run.source.watch_dirs, run.refresh, getattr(run.source, "poll_interval", None))
         with self._lock:
             self.opened += 1
         entry.ready.set()
