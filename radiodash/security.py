@@ -80,17 +80,12 @@ def resolve_run(roots: list[Path], rel: str) -> Path:
         raise Refused("No run was named.")
     if len(rel) > MAX_NAME_CHARS:
         _refuse(rel, f"longer than {MAX_NAME_CHARS} characters")
-    decoded = rel
-    for _ in range(3):  # %252e%252e → %2e%2e → ..
-        nxt = unquote(decoded)
-        if nxt == decoded:
-            break
-        decoded = nxt
+    decoded = _decoded(rel)
     if any(ord(c) < 32 or ord(c) == 127 for c in decoded):
         _refuse(rel, "control character in the path")
     if decoded.startswith(("/", "\\")) or (len(decoded) > 1 and decoded[1] == ":") or "\\" in decoded:
         _refuse(rel, "absolute or Windows-style paths are not accepted")
-    parts = [p for p in decoded.split("/") if p not in ("", ".")]
+    parts = _parts(decoded)
     if ".." in parts:
         _refuse(rel, "'..' is not accepted")
     if any(p.startswith(".") for p in parts):
@@ -110,6 +105,26 @@ def resolve_run(roots: list[Path], rel: str) -> Path:
 
 
 _MISSING = "nothing at that path"
+
+
+def _decoded(rel: str) -> str:
+    for _ in range(3):  # %252e%252e → %2e%2e → ..
+        nxt = unquote(rel)
+        if nxt == rel:
+            break
+        rel = nxt
+    return rel
+
+
+def _parts(decoded: str) -> list[str]:
+    return [p for p in decoded.split("/") if p not in ("", ".")]
+
+
+def named_paths(roots: list[Path], rel: str) -> list[str]:
+    """Where `rel` would be under each root, symlinks not followed: what to watch for a run's name
+    coming and going. Only for a name `resolve_run` accepted once (no checks here)."""
+    parts = _parts(_decoded(rel))
+    return [os.path.join(os.path.realpath(root), *parts) for root in roots]
 
 
 def _classify(real_root: str, path: str) -> tuple[str | None, str | None, str | None]:
