@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import socket
 import tempfile
 import threading
 import time
