@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the dashboard on the LAN (runs `streamlit run app.py`)")
     p.add_argument("--log", default=None, help="the run to open first (a .log file or a results folder)")
     p.add_argument("--root", default=None, help="folder whose runs may be browsed (default: the log's parent)")
-    p.add_argument("--token", default=None, help="access token teammates must enter (or set RADIODASH_TOKEN)")
+    p.add_argument("--token-file", default=None,
+                   help="file holding the access token teammates must enter (or set RADIODASH_TOKEN)")
+    p.add_argument("--token", default=None, help=argparse.SUPPRESS)  # refused: see _serve
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="0.0.0.0", help="interface to listen on (0.0.0.0: the whole LAN)")
 
@@ -62,20 +64,49 @@ def _problems_summary(snap) -> str:
     return "; ".join(parts)
 
 
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+def serve_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The `streamlit run app.py` command line and environment for `serve`.
+
+    The token never goes on a command line (`ps` shows every process's arguments to every user):
+    `--token-file` is passed on as a path, RADIODASH_TOKEN stays in the environment.
+    """
+    import os
+
+    env = dict(os.environ)
+    for key, value in (("RADIODASH_LOG", args.log), ("RADIODASH_ROOT", args.root)):
+        if value:
+            env[key] = os.path.abspath(value)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(args.port),
+           "--server.address", args.address]
+    if args.token_file:
+        cmd += ["--", "--token-file", os.path.abspath(args.token_file)]
+    return cmd, env
+
+
 def _serve(args: argparse.Namespace) -> int:
-    """`streamlit run app.py` with the settings passed as RADIODASH_* variables (never on the command line for the token)."""
+    """`streamlit run app.py` with the settings passed as RADIODASH_* variables and app arguments."""
     import subprocess
 
-    app = Path(__file__).resolve().parents[1] / "app.py"
-    env = dict(os.environ)
-    for key, value in (("RADIODASH_LOG", args.log), ("RADIODASH_ROOT", args.root), ("RADIODASH_TOKEN", args.token)):
-        if value:
-            env[key] = os.path.abspath(value) if key != "RADIODASH_TOKEN" else value
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-           "--server.address", args.address]
+    if args.token is not None:
+        print("radiodash: --token is not accepted (every user of this machine could read it with `ps`); "
+              "put the token in a file readable only by you and pass --token-file FILE, "
+              "or set RADIODASH_TOKEN", file=sys.stderr)
+        return 2
+    if args.token_file:
+        from .ui.settings import SettingsError, read_token_file
+
+        try:
+            read_token_file(Path(args.token_file))
+        except SettingsError as e:
+            print(f"radiodash: {e}", file=sys.stderr)
+            return 2
+    cmd, env = serve_command(args)
     print(f"serving on http://{args.address}:{args.port} (Ctrl-C stops)", file=sys.stderr)
     try:
-        return subprocess.call(cmd, env=env, cwd=app.parent)
+        return subprocess.call(cmd, env=env, cwd=APP.parent)
     except KeyboardInterrupt:
         return 0
 

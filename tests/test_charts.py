@@ -96,18 +96,35 @@ def test_smoothing_uses_the_full_series_before_the_range(big_snapshot):
 
 
 def test_log_text_is_inert(tmp_path):
+    """Text from the run reaches the figures as text: a results folder named with HTML and `&`
+    (a legend entry, a hover label and an annotation of the compare figure) is escaped by
+    `charts.plain`, never interpreted by Plotly. (Metric keys cannot carry `<`, `>` or `&`: the
+    scanner counts such a line as damaged, asserted below.)"""
+    name = "run <b>bold & <i>it <img src=x onerror=alert(1)> <br>"  # a folder name cannot hold "/"
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "2025-08-15-20-00_.log").write_text(
+        "2025-08-15 20:00:00,000 {'model': {'lossconfig': {'disc_start': 1}}, 'trainer': {'train_num_steps': 10}}\n"
+        + "".join(f"2025-08-15 20:00:0{s},000 [Train Step] {s}/10: train/rec_loss: 0.{s + 1}0000, "
+                  f"train/disc_factor: {1 if s >= 1 else 0}.00000, lr: 0.00001, \n" for s in range(4)))
+    run = open_run(folder)
+    snap = run.snapshot()
+    run.close()
+    fig = charts.compare_figure([(name, snap, analyze(snap))], "train/rec_loss")
+    names = [t.name for t in fig.data if t.name]
+    assert names == [charts.plain(name)] and "&lt;b&gt;bold &amp; &lt;i&gt;it &lt;img" in names[0]
+    js = fig.to_json()
+    for raw in ("<b>", "<i>", "<img", "<br>", " & "):
+        assert raw not in js, raw
+    assert charts.plain("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    # a key holding markup never becomes a metric: its line is a located problem
     log = tmp_path / "x_.log"
     log.write_text("2025-08-15 20:00:00,000 [Train Step] 0/10: train/<b>evil</b>: 1.00000, lr: 0.00001, \n"
-                   "2025-08-15 20:00:01,000 [Train Step] 1/10: train/<b>evil</b>: 2.00000, lr: 0.00001, \n")
+                   "2025-08-15 20:00:01,000 [Train Step] 1/10: train/a&b: 2.00000, lr: 0.00001, \n")
     run = open_run(log)
     snap = run.snapshot()
-    metric = [m for m in snap.metrics if "evil" in m]
-    # the scanner refuses '<' in keys: such a line is a located problem, never a metric named with HTML
-    if metric:
-        js = charts.metric_figure(snap, metric[0]).to_json()
-        assert "<b>" not in js
-    assert charts.plain("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
     run.close()
+    assert snap.metrics == ["lr"] and snap.problem_count == 2
 
 
 def test_discriminator_panel_marks_switch_and_clamp():

@@ -1,8 +1,13 @@
 """The plain-Python parts under the pages: settings and text helpers (the registry: test_registry.py)."""
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from radiodash.text import age, duration, md_escape
-from radiodash.ui.settings import parse
+from radiodash.ui.params import is_fraction, is_step
+from radiodash.ui.settings import SettingsError, parse
 
 
 def test_settings_from_argv_and_environment(tmp_path):
@@ -20,3 +25,49 @@ def test_text_helpers():
         r"\*\*bold\*\* \[x\]\(javascript\:alert\(1\)\) \<b\>"
     assert age(5) == "5 s ago" and age(180) == "3 min ago" and age(7200) == "2.0 h ago"
     assert duration(42) == "42 s" and duration(3_900) == "1 h 05 min" and duration(None) == "—"
+
+
+def test_token_from_a_file_never_from_a_command_line_value(tmp_path):
+    f = tmp_path / "token"
+    f.write_text("  s3cret-from-file \n")
+    assert parse(["--root", str(tmp_path), "--token-file", str(f)], {"RADIODASH_TOKEN": "env"}).token == "s3cret-from-file"
+    assert parse(["--root", str(tmp_path)], {"RADIODASH_TOKEN": "env"}).token == "env"
+    with pytest.raises(SettingsError, match="not accepted"):  # refused, and never served open because of it
+        parse(["--root", str(tmp_path), "--token", "T"], {})
+
+
+@pytest.mark.parametrize("content", [b"", b" \n", b"x" * 5000, b"\xff\xfe"])
+def test_an_unusable_token_file_stops_the_server_instead_of_serving_open(tmp_path, content):
+    f = tmp_path / "token"
+    f.write_bytes(content)
+    with pytest.raises(SettingsError):
+        parse(["--token-file", str(f)], {})
+    with pytest.raises(SettingsError):
+        parse(["--token-file", str(tmp_path / "missing")], {})
+
+
+def test_serve_puts_no_token_on_a_command_line(tmp_path, capsys):
+    from radiodash.cli import build_parser, main, serve_command
+
+    f = tmp_path / "token"
+    f.write_text("s3cret-token-text\n")
+    cmd, env = serve_command(build_parser().parse_args(["serve", "--root", str(tmp_path), "--token-file", str(f)]))
+    assert "s3cret-token-text" not in " ".join(cmd) and cmd[-2:] == ["--token-file", str(f)]
+    assert "RADIODASH_TOKEN" not in env or env["RADIODASH_TOKEN"] == os.environ.get("RADIODASH_TOKEN")
+    assert main(["serve", "--token", "s3cret-token-text"]) == 2  # refused before anything starts
+    assert "--token-file" in capsys.readouterr().err
+    assert main(["serve", "--token-file", str(tmp_path / "missing")]) == 2
+    assert "cannot read the token file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, ok", [("0", True), ("1200", True), ("1200.0", True), (str(10**12), True),
+                                      ("-1", False), ("inf", False), ("-inf", False), ("1e999", False), ("nan", False),
+                                      ("", False), ("12abc", False), (str(10**12 + 1), False), ("0x10", False)])
+def test_step_parameters(text, ok):
+    assert is_step(text) is ok
+
+
+@pytest.mark.parametrize("text, ok", [("0", True), ("0.6", True), ("0.999", True), ("1", False), ("-0.1", False),
+                                      ("nan", False), ("inf", False), ("", False)])
+def test_fraction_parameters(text, ok):
+    assert is_fraction(text) is ok

@@ -5,26 +5,31 @@ import streamlit as st
 from radiodash import charts, radiodiff, security
 from radiodash.analysis import analyze
 from radiodash.model import short_name
+from radiodash.ui import params
 from radiodash.ui import session as ui
 from radiodash.text import rate
+
+MAX_RUNS = 8  # runs drawn together (and names read from ?runs=)
 
 ui.through_gate()
 settings = ui.settings()
 st.title("Compare runs")
 entries = security.list_runs(list(settings.roots))
 rels = [e.rel for e in entries]
-wanted = st.query_params.get_all("runs")
+wanted = params.texts("runs", max_items=4 * MAX_RUNS)
 refused = []
-for r in [w for v in wanted for w in v.split(",") if w]:
+for r in wanted:
     if r not in rels:
         try:
             security.resolve_run(list(settings.roots), r)
         except security.Refused as e:
-            refused.append(str(e))
-for msg in refused:
-    st.error(msg)
-chosen = st.multiselect("Runs", rels, default=[r for v in wanted for r in v.split(",") if r in rels][:8],
-                        key="runs_pick")
+            refused.append(e)
+for e in refused[:3]:
+    ui.refusal(str(e), e.name)
+if len(refused) > 3:
+    ui.refusal(f"{len(refused) - 3} more run names in the address cannot be opened here.")
+chosen = st.multiselect("Runs", rels, default=[r for r in wanted if r in rels][:MAX_RUNS], key="runs_pick",
+                        max_selections=MAX_RUNS)
 if chosen:
     st.query_params["runs"] = ",".join(chosen)
 elif "runs" in st.query_params:
@@ -35,9 +40,15 @@ if not chosen:
 
 runs = []
 for rel in chosen:
-    path = security.resolve_run(list(settings.roots), rel)
+    try:
+        path = security.resolve_run(list(settings.roots), rel)
+    except security.Refused as e:  # listed a moment ago, gone (or replaced) now
+        ui.refusal(str(e), e.name)
+        continue
     snap = ui.shared_run(path).snapshot()
     runs.append((rel, snap, analyze(snap)))
+if not runs:
+    st.stop()
 
 metrics = list(dict.fromkeys(m for _, s, _ in runs for m in s.metrics))
 c1, c2, c3 = st.columns(3)

@@ -1,1 +1,1 @@
-"""The Streamlit layer: the only part of radiodash that imports streamlit (in `app`)."""
+"""The Streamlit layer: the only part of radiodash that imports streamlit (session, access, params, figures)."""

@@ -3,20 +3,23 @@ and the URL-bound view controls. Pages stay thin; everything below them is plain
 from __future__ import annotations
 
 import logging
-import sys
+import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import streamlit as st
 
 from .. import security
 from ..model import Snapshot
 from ..run import Run
+from ..text import age, md_escape
+from . import access, params
 from .demo import Demo
 from .registry import Registry
-from .settings import Settings, parse
-from ..text import age, md_escape
+from .settings import Settings, SettingsError
 
 log = logging.getLogger("radiodash.ui")
 
@@ -25,16 +28,20 @@ X_AXES = {"step": "step", "time": "wall-clock time", "hours": "hours since start
 SCALES = {"linear": "linear", "log": "log"}
 
 
-@st.cache_resource
 def settings() -> Settings:
-    s = parse(sys.argv[1:], __import__("os").environ)
-    if s.token is None:
-        try:
-            token = st.secrets.get("RADIODASH_TOKEN")  # optional .streamlit/secrets.toml
-        except Exception:  # noqa: BLE001 - no secrets file is the normal case
-            token = None
-        if token:
-            s = Settings(s.log, s.roots, str(token), s.demo)
+    """The server's settings; a page stops with one sentence when they cannot be honoured."""
+    try:
+        return _settings()
+    except SettingsError as e:  # e.g. an unreadable --token-file: never serve open instead
+        log.error("%s", e)
+        st.error(md_escape(f"RadioDash cannot start: {e}."))
+        st.stop()
+        raise  # pragma: no cover - st.stop() raises
+
+
+@st.cache_resource
+def _settings() -> Settings:
+    s = access.read_settings()
     if s.demo:
         demo = _demo()
         s = Settings(demo.first, (demo.root,), s.token, True)
@@ -64,24 +71,42 @@ def shared_snapshot(path: Path, max_age: float = 1.0) -> Snapshot:
 
 
 def gate(s: Settings) -> bool:
-    """True when this session may see runs; otherwise draws only the token box."""
+    """True when this session may see runs; otherwise draws only the token box (and no run name).
+
+    Accepted: the access cookie the middleware sets (access.py), or `?token=` when no middleware
+    ran (AppTest); both through the shared Guard, which logs and slows down wrong tokens.
+    """
     if not s.token or st.session_state.get("authed"):
         return True
-    given = st.query_params.get("token")
+    if access.cookie_ok(_cookie(access.COOKIE), s.token):
+        st.session_state["authed"] = True
+        return True
+    outcome = access.outcome_from_cookie(_cookie(access.OUTCOME_COOKIE))
+    given = params.text("token")
+    if "token" in st.query_params:
+        del st.query_params["token"]
     if given is not None:
-        del st.query_params["token"]  # accepted once, never left in the address bar
-        if security.token_matches(given, s.token):
+        ip = st.context.ip_address
+        outcome = access.GUARD.attempt(ip if isinstance(ip, str) else "localhost", given, s.token)
+        if outcome.verdict is access.Verdict.ACCEPTED:
             st.session_state["authed"] = True
             return True
-        st.error("wrong token")
     st.title("RadioDash")
-    typed = st.text_input("Access token", type="password", key="token_input")
-    if typed:
-        if security.token_matches(typed, s.token):
-            st.session_state["authed"] = True
-            st.rerun()
-        st.error("wrong token")
+    st.markdown(access.ASK)
+    sentence = access.outcome_sentence(outcome)
+    if sentence:
+        st.error(sentence)
+    st.html(access.token_form())
     return False
+
+
+def _cookie(name: str) -> str | None:
+    """A cookie the browser sent when it opened this session's websocket (None without one)."""
+    try:
+        value = st.context.cookies.get(name)
+    except Exception:  # noqa: BLE001 - no client (bare mode)
+        return None
+    return value if isinstance(value, str) else None
 
 
 def through_gate() -> None:
@@ -96,10 +121,40 @@ def through_gate() -> None:
         st.stop()
 
 
+def refusal(message: str, name: str | None = None) -> None:
+    """A refusal in a red box, as plain text (see `refusal_markdown`)."""
+    st.error(refusal_markdown(message, name), icon=":material/block:")
+
+
+def refusal_markdown(message: str, name: str | None = None) -> str:
+    """`message` as Markdown that shows the plain text it is. It may repeat `name`, taken from the
+    URL: that goes into a code span, the one Markdown construct whose content is shown character
+    for character (backslash escapes alone do not stop GFM from turning `http://…` into a link);
+    the rest is escaped. No link, no image fetched, no formatting from the URL.
+    """
+    if not name or name not in message:
+        return md_escape(message)
+    before, after = message.split(name, 1)
+    return f"{md_escape(before)}{md_literal(name)}{md_escape(after)}"
+
+
+def md_literal(text: str) -> str:
+    """`text` as a Markdown code span: shown exactly, whatever it holds (CommonMark: a fence longer
+    than any run of backticks inside; the one padding space on each side is stripped again)."""
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
 def show_refusal_or_pick(sel: "Selection | None") -> "Selection":
-    """The selection of this run of app.py; stops the page with a hint when there is no run to show."""
+    """The selection of this run of app.py; stops the page with a hint when there is no run to show.
+
+    A run that was deleted while this session had it open is not dropped: the page says so and
+    goes on (its live header keeps checking), and shows the run again when it is re-created.
+    """
     if sel is not None and sel.refused:
-        st.error(sel.refused)  # "refused: …" — a fixed sentence, the user's input is not echoed as markup
+        refusal(sel.refused, sel.refused_name)
+    if sel is not None and sel.waiting:
+        st.info(refusal_markdown(sel.waiting, sel.rel), icon=":material/hourglass_empty:")
     if sel is None or sel.path is None:
         st.info("Pick a run in the sidebar.")
         st.stop()
@@ -110,7 +165,9 @@ def show_refusal_or_pick(sel: "Selection | None") -> "Selection":
 class Selection:
     path: Path | None
     rel: str | None
-    refused: str | None = None
+    refused: str | None = None  # the sentence for a run name that cannot be opened
+    refused_name: str | None = None  # the name it repeats (shown literally)
+    waiting: str | None = None  # set while the run this session had open is deleted
 
 
 def _rel_of(s: Settings, path: Path) -> str | None:
@@ -124,20 +181,34 @@ def _rel_of(s: Settings, path: Path) -> str | None:
 
 
 def select_run(s: Settings) -> Selection:
-    """The run in `?run=` (checked against the roots), else the last one chosen, else `--log`."""
-    wanted = st.query_params.get("run")
+    """The run in `?run=` (checked against the roots), else the last one chosen, else `--log`.
+
+    The run this session opened last stays selected while its file or folder is deleted
+    (`Selection.waiting`): a refresh must not turn a page that was following a run into a
+    "no such run" page for good. Anything else that cannot be resolved is refused.
+    """
+    wanted = params.text("run")
     if wanted is None:
         wanted = st.session_state.get("run")  # query params are cleared on page change: carry it
     if wanted is None and s.log is not None:
         wanted = _rel_of(s, s.log)
     if wanted is None:
         return Selection(None, None)
+    held = st.session_state.get("_run_path")  # (rel, real path) this session opened
+    held_path = Path(held[1]) if held and held[0] == wanted else None
+    waiting = f"{wanted} was deleted; waiting for it to appear again."
+    if held_path is not None and not any(os.path.lexists(p) for p in security.named_paths(list(s.roots), wanted)):
+        return Selection(held_path, wanted, waiting=waiting)  # no resolve (no refusal logged) while it is gone
     try:
         path = security.resolve_run(list(s.roots), wanted)
     except security.Refused as e:
+        if held_path is not None and e.missing:  # deleted between the check above and now
+            return Selection(held_path, wanted, waiting=waiting)
         st.session_state.pop("run", None)
-        return Selection(None, None, str(e))
+        st.session_state.pop("_run_path", None)
+        return Selection(None, None, str(e), e.name)
     st.session_state["run"] = wanted
+    st.session_state["_run_path"] = (wanted, str(path))
     if st.query_params.get("run") != wanted:
         st.query_params["run"] = wanted
     return Selection(path, wanted)
@@ -207,11 +278,12 @@ def share_box(rel: str | None) -> None:
     if not url:
         host = st.context.headers.get("host", "localhost:8501")
         url = f"http://{host}/"
-    params = "&".join(f"{k}={v}" for k, v in st.query_params.to_dict().items() if k != "token")
+    query = urlencode([(k, v) for k in st.query_params if k != "token" for v in st.query_params.get_all(k)],
+                      safe="/,:")
     base = url.split("?", 1)[0]
     with st.sidebar.popover("Share this view"):
         st.caption("Teammates on the network open:")
-        st.code(base + (f"?{params}" if params else ""), language=None)
+        st.code(base + (f"?{query}" if query else ""), language=None)
 
 
 def title(text: str) -> None:
@@ -228,4 +300,5 @@ def chart(fig, key: str, where=None) -> None:
 
 
 __all__ = ["settings", "registry", "shared_run", "gate", "select_run", "sidebar_picker", "through_gate",
-           "show_refusal_or_pick", "view_controls", "share_box", "View", "Selection", "title", "chart", "md_escape", "log"]
+           "show_refusal_or_pick", "refusal", "refusal_markdown", "md_literal", "view_controls", "share_box", "View", "Selection", "title", "chart",
+           "md_escape", "log"]

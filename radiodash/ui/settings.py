@@ -1,10 +1,22 @@
-"""Where the dashboard looks: `--log`, `--root`, RADIODASH_* variables, or the built-in demo."""
+"""Where the dashboard looks: `--log`, `--root`, RADIODASH_* variables, or the built-in demo.
+
+The access token comes from `RADIODASH_TOKEN`, a `--token-file`, or `.streamlit/secrets.toml`
+(read in `session.settings`), never from a command-line value: every user of the machine can
+read a process's command line (`ps`), not its environment or a file of mode 600.
+"""
 from __future__ import annotations
 
 import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+#: A token file is a few bytes; a bigger one is a mistake (a log given as the token file?).
+MAX_TOKEN_FILE_BYTES = 4096
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be honoured (e.g. an unreadable token file); the server must not serve open."""
 
 
 @dataclass(frozen=True)
@@ -16,16 +28,43 @@ class Settings:
 
 
 def parse(argv: list[str], environ: dict[str, str] | os._Environ) -> Settings:
-    """argv: what follows `streamlit run app.py --`; the environment fills what is missing."""
-    ap = argparse.ArgumentParser(prog="streamlit run app.py --", add_help=False)
+    """argv: what follows `streamlit run app.py --`; the environment fills what is missing.
+
+    Raises SettingsError when a `--token-file` is given but holds no usable token: serving
+    without the token the operator asked for would open the dashboard to everyone.
+    """
+    ap = argparse.ArgumentParser(prog="streamlit run app.py --", add_help=False, allow_abbrev=False)
     ap.add_argument("--log", default=None)
     ap.add_argument("--root", action="append", default=None)
+    ap.add_argument("--token-file", default=None)
+    ap.add_argument("--token", default=None)  # refused below: never serve open because of it either
     args, _ = ap.parse_known_args(argv)
+    if args.token is not None:
+        raise SettingsError("--token is not accepted (every user of this machine can read it with `ps`); "
+                            "use --token-file FILE or RADIODASH_TOKEN")
     log = args.log or environ.get("RADIODASH_LOG") or None
     roots_text = args.root or [r for r in (environ.get("RADIODASH_ROOT") or "").split(os.pathsep) if r]
-    token = environ.get("RADIODASH_TOKEN") or None
+    token = read_token_file(Path(args.token_file)) if args.token_file else environ.get("RADIODASH_TOKEN") or None
     log_path = Path(log).expanduser().resolve() if log else None
     roots = [Path(r).expanduser().resolve() for r in roots_text]
     if not roots and log_path is not None:
         roots = [log_path.parent]
     return Settings(log=log_path, roots=tuple(roots), token=token, demo=log_path is None and not roots)
+
+
+def read_token_file(path: Path) -> str:
+    """The token in `path` (surrounding whitespace and the final newline removed)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_TOKEN_FILE_BYTES + 1)
+    except OSError as e:
+        raise SettingsError(f"cannot read the token file {path}: {e.strerror or e}") from e
+    if len(data) > MAX_TOKEN_FILE_BYTES:
+        raise SettingsError(f"the token file {path} is longer than {MAX_TOKEN_FILE_BYTES} bytes")
+    try:
+        token = data.decode("utf-8").strip()
+    except UnicodeDecodeError as e:
+        raise SettingsError(f"the token file {path} is not UTF-8 text") from e
+    if not token:
+        raise SettingsError(f"the token file {path} is empty")
+    return token

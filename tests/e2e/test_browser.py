@@ -117,7 +117,8 @@ def test_paths_outside_the_root_are_refused_and_nothing_leaks(servers, root, con
         page = context.new_page()
         frames = _frames(page)
         page.goto(f"{srv.url}/?run={bad}")
-        expect(page.get_by_test_id("stAlertContentError").first).to_contain_text("refused", timeout=FIRST_LOAD)
+        expect(page.get_by_test_id("stAlertContentError").first).to_contain_text("There is no run named",
+                                                                                   timeout=FIRST_LOAD)
         time.sleep(0.5)
         assert "E2E-SECRET-BYTES" not in page.content(), bad
         assert not any(b"E2E-SECRET-BYTES" in f for f in frames), bad
@@ -152,13 +153,15 @@ def test_token_hides_everything_until_entered(servers, root, context, browser):
     time.sleep(1)
     assert "tok1" not in page.inner_text("body") and not any(b"tok1" in f for f in frames)
     shot(page, "token-gate")
+    expect(page.get_by_text("Ask whoever runs this dashboard for the access token")).to_be_visible()
     page.get_by_label("Access token").fill("wrong")
     page.get_by_label("Access token").press("Enter")
-    expect(page.get_by_text("wrong token")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("That token was not accepted")).to_be_visible(timeout=FIRST_LOAD)
     assert "tok1" not in page.inner_text("body")
     page.get_by_label("Access token").fill("s3cret-token")
     page.get_by_label("Access token").press("Enter")
-    expect(metric(page, "Latest step")).to_have_text("600", timeout=20_000)
+    expect(metric(page, "Latest step")).to_have_text("600", timeout=FIRST_LOAD)
+    assert parse_qs(urlparse(page.url).query)["run"] == ["tok1"]  # back on the view asked for
     other = browser.new_context()
     try:
         p2 = other.new_page()
@@ -169,15 +172,25 @@ def test_token_hides_everything_until_entered(servers, root, context, browser):
         other.close()
 
 
+DEMO_BUDGET = 15.0  # seconds from `streamlit run` to a demo page whose step moves on its own
+
+
 def test_demo_updates_live_within_15_seconds_of_start(servers, context):
+    """The README's promise, as a deadline: every wait below shares the 15 s from server start."""
     started = time.monotonic()
+
+    def left_ms() -> float:
+        return max(1.0, (started + DEMO_BUDGET - time.monotonic()) * 1000)
+
     srv = servers()  # no RADIODASH_*: the built-in demo
     page = context.new_page()
     page.goto(srv.url)
-    expect(page.get_by_text("Demo", exact=False).first).to_be_visible(timeout=FIRST_LOAD)
+    expect(page.get_by_text("Demo", exact=False).first).to_be_visible(timeout=left_ms())
     value = metric(page, "Latest step")
-    expect(value).to_have_text(re.compile(r"^\d[\d,]*$"), timeout=FIRST_LOAD)
+    expect(value).to_have_text(re.compile(r"^\d[\d,]*$"), timeout=left_ms())
     first = int(value.inner_text().replace(",", ""))
-    expect(value).not_to_have_text(f"{first:,}", timeout=10_000)  # it moves on its own
-    print(f"demo live after {time.monotonic() - started:.1f} s from server start")
+    expect(value).not_to_have_text(f"{first:,}", timeout=left_ms())  # it moves on its own
+    elapsed = time.monotonic() - started
+    print(f"demo live after {elapsed:.1f} s from server start")
+    assert elapsed <= DEMO_BUDGET
     shot(page, "demo")
