@@ -172,8 +172,6 @@ def test_token_hides_everything_until_entered(servers, root, context, browser):
         other.close()
 
 
-
-
 def test_the_demo_updates_live_on_its_own(servers, context):
     """The built-in demo: the page opens on the simulated run and its latest step moves on by itself,
     twice, with nobody touching the page. (How soon after start is a figure, not a test:
