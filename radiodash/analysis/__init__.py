@@ -18,7 +18,7 @@ from .results import Alert, Analysis, DiscSwitch, Event, Phase, Throughput, json
 from .phases import CutSeries, split as _split_phases
 from .checkpoints import checkpoint_table
 from .sources import (EVENTS, LOG, disc_switch_step, event_column, event_tags, event_window, launch_starts, loss_tags,
-                      non_finite_cells, same_quantities, sources_json, written_nan)
+                      non_finite_cells, same_quantities, snapshot_nan, sources_json, written_nan)
 from .schedule import decompose, discriminator_switch, lr_table, reconstruct_lr
 from .stats import frame_stats, series_stats
 from .state import STOPPED_AFTER_SECONDS, RunState, run_state, usual_interval
@@ -27,7 +27,7 @@ from .throughput import log_span, throughput as _throughput, timing_rows
 __all__ = ["analyze", "live_header", "LiveHeader", "Analysis", "Event", "Phase", "Alert", "DiscSwitch", "Throughput",
            "RunState", "run_state", "reconstruct_lr", "discriminator_switch", "decompose", "steps_per_hour",
            "lr_factor", "window", "jsonable", "series_stats", "checkpoint_table", "event_window", "non_finite_cells",
-           "written_nan", "same_quantities", "EVENTS", "LOG"]
+           "written_nan", "snapshot_nan", "same_quantities", "EVENTS", "LOG"]
 
 # holds the snapshot with its analysis: the id(snap) in the key stays unique while the entry lives
 _ANALYSES: LRU[tuple[Snapshot, Analysis]] = LRU(64)
@@ -131,7 +131,7 @@ def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None) -> A
     events += _events.checkpoint_events(frame, config)
     events += _events.non_finite_events(snap, frame)
     if with_events:
-        events += _events.event_non_finite_events(non_finite_cells(ev, starts))
+        events += _events.event_non_finite_events(non_finite_cells(snap, from_step, until_step))
     quiet = [s.first_step for s in snap.segments if s.first_step is not None]
     if disc is not None and disc.first_on_step is not None:
         quiet.append(disc.first_on_step)

@@ -21,7 +21,7 @@ from ..model import Snapshot, as_number, config_value, short_name
 from ..radiodiff import milestones
 from ..samples import list_results
 from ..text import log_number
-from .sources import event_tags, event_window, launch_starts, written_nan
+from .sources import event_tags, event_window, in_window, snapshot_nan
 
 LOG_SUFFIX = " (log)"
 EVENTS_SUFFIX = " (events)"
@@ -98,7 +98,8 @@ def checkpoint_table(snap: Snapshot, from_step: int | None = None, until_step: i
     cols["event_step"] = _pick_steps(events["step"].to_numpy(), ev_rows)
     for tag in tags:
         cols[tag + EVENTS_SUFFIX] = _pick(events[tag].to_numpy(float), ev_rows)
-    nan = written_nan(events, launch_starts(snap))
+    inside = in_window(snap.events["step"].to_numpy(), from_step, until_step)
+    nan = {t: m[inside] for t, m in snapshot_nan(snap).items()}
     cols["event_nan"] = pd.Series([tuple(t + EVENTS_SUFFIX for t in tags if r >= 0 and nan[t][r]) for r in ev_rows],
                                   dtype=object)
     return pd.DataFrame(cols)

@@ -140,6 +140,12 @@ def kept_cuts(steps: np.ndarray, values: np.ndarray, cuts: list[int], min_len: i
         if scores[worst] >= 1.0:
             break
         cuts.pop(worst)
+        # the cuts next to the one dropped have a wider stretch now: place them again where two lines fit best
+        for i in (worst - 1, worst):
+            if 0 <= i < len(cuts):
+                lo, hi = (cuts[i - 1] if i else 0), (cuts[i + 1] if i + 1 < len(cuts) else y.size)
+                cuts[i] = lo + refine_cut(x[lo:hi], y[lo:hi], cuts[i] - lo, min_len)
+        cuts = sorted(c for c in set(cuts) if 0 < c < y.size)
     return cuts
 
 

@@ -31,13 +31,7 @@ def event_window(events: pd.DataFrame, from_step: int | None, until_step: int | 
     """The event rows whose step is in [from_step, until_step] (the same window as the log's)."""
     if from_step is None and until_step is None:
         return events
-    s = events["step"].to_numpy()
-    keep = np.ones(s.size, bool)
-    if from_step is not None:
-        keep &= s >= from_step
-    if until_step is not None:
-        keep &= s <= until_step
-    return events[keep].reset_index(drop=True)
+    return events[in_window(events["step"].to_numpy(), from_step, until_step)].reset_index(drop=True)
 
 
 def event_tags(events: pd.DataFrame) -> list[str]:
@@ -73,16 +67,18 @@ def launch_starts(snap: Snapshot) -> list[int]:
     return sorted({s.first_step for s in snap.segments if s.first_step is not None})
 
 
-def written_nan(events: pd.DataFrame, starts: list[int] | None = None) -> dict[str, np.ndarray]:
+def written_nan(events: pd.DataFrame, starts: list[int] | None = None, complete: bool = False) -> dict[str, np.ndarray]:
     """Per tag, the rows whose NaN is a value the trainer wrote as nan (not a missing record).
 
     RadioDiff writes every tag at every step, in a fixed order (the table's column order), so a
     NaN counts as written when: the tag is one written every step (it has values at two consecutive
-    steps); the same launch (the run's launches start at `starts`) wrote a value of it at an earlier
-    step, so a tag a launch never wrote is not nan; and the row is complete — any row but the last,
+    steps); the same launch (the run's launches start at `starts`) wrote a value of it at some step,
+    so a tag a launch never wrote is not nan (a launch all nan from its first step to its last cannot
+    be told from one that never wrote the tag: the log's own record of nan says it); and the row is complete — any row but the last,
     or the last row when a tag written after this one already has a value there (the live file's
-    last step is often cut by the writer's 120 s flush). A tag a fork writes every N steps never
-    counts: its gaps are not values.
+    last step is often cut by the writer's 120 s flush), or when the table is `complete` (the trainer
+    finished and closed its writer). A tag a fork writes every N steps never counts: its gaps are
+    not values. Pass the whole table: the last row of a window is not the file's last.
     """
     tags = event_tags(events)
     out: dict[str, np.ndarray] = {}
@@ -102,30 +98,51 @@ def written_nan(events: pd.DataFrame, starts: list[int] | None = None) -> dict[s
         if not (have[1:] & have[:-1] & consecutive[1:]).any():
             out[tag] = np.zeros(n, bool)
             continue
-        # rows after a value of this tag in the same launch: a running "seen" flag reset at each launch
-        idx = np.where(have, np.arange(n), -1)
-        last_seen = np.maximum.accumulate(idx)
-        seen_before = last_seen >= 0
-        seen_before[seen_before] &= launch[last_seen[seen_before]] == launch[seen_before]
-        nan = ~have & seen_before
-        if nan[-1] and not last_ok[j]:
+        # launches that wrote a value of this tag (a launch whose every cell is NaN: not known, not counted)
+        wrote = np.zeros(int(launch.max()) + 1, bool)
+        wrote[launch[have]] = True
+        nan = ~have & wrote[launch]
+        if nan[-1] and not (complete or last_ok[j]):
             nan[-1] = False
         out[tag] = nan
     return out
 
 
-def non_finite_cells(events: pd.DataFrame, starts: list[int] | None = None) -> pd.DataFrame:
-    """Every written nan/inf cell of the event table: step, metric (the tag), value ('nan', 'inf', '-inf')."""
+def finished(snap: Snapshot) -> bool:
+    """The trainer logged its completion: it closed its event writer, so the table's last step is whole."""
+    return bool(snap.segments) and snap.segments[-1].completed
+
+
+def snapshot_nan(snap: Snapshot) -> dict[str, np.ndarray]:
+    """`written_nan` of the snapshot's whole event table (its launches, whether the run finished)."""
+    return written_nan(snap.events, launch_starts(snap), finished(snap))
+
+
+def in_window(steps: np.ndarray, from_step: int | None, until_step: int | None) -> np.ndarray:
+    """Which of `steps` are in [from_step, until_step]."""
+    keep = np.ones(steps.size, bool)
+    if from_step is not None:
+        keep &= steps >= from_step
+    if until_step is not None:
+        keep &= steps <= until_step
+    return keep
+
+
+def non_finite_cells(snap: Snapshot, from_step: int | None = None, until_step: int | None = None) -> pd.DataFrame:
+    """Every written nan/inf cell of the event table in the window: step, metric (the tag), value ('nan',
+    'inf', '-inf')."""
+    events = snap.events
     tags = event_tags(events)
     if not len(events) or not tags:
         return pd.DataFrame({"step": np.zeros(0, np.int64), "metric": [], "value": []})
-    nan = written_nan(events, starts)
+    nan = snapshot_nan(snap)
     steps = events["step"].to_numpy()
+    inside = in_window(steps, from_step, until_step)
     parts = []
     for tag in tags:
         v = events[tag].to_numpy(float)
         inf = np.isinf(v)
-        rows = np.flatnonzero(nan[tag] | inf)
+        rows = np.flatnonzero((nan[tag] | inf) & inside)
         if rows.size:
             text = np.where(np.isnan(v[rows]), "nan", np.where(v[rows] > 0, "inf", "-inf"))
             parts.append(pd.DataFrame({"step": steps[rows], "metric": tag, "value": text}))

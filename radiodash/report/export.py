@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..analysis import event_window, window, written_nan
-from ..analysis.sources import event_tags, launch_starts
+from ..analysis import event_window, window
+from ..analysis.sources import event_tags, in_window, snapshot_nan
 from ..model import Snapshot
 
 
@@ -42,9 +42,10 @@ def table_csv(snap: Snapshot, from_step: int | None = None, until_step: int | No
 def events_frame(snap: Snapshot, from_step: int | None = None, until_step: int | None = None) -> pd.DataFrame:
     """The event files' table to export: step, wall_time (epoch seconds), one column per tag; a value the
     trainer wrote as nan holds 'nan', a step without a record of the tag stays empty
-    (`analysis.written_nan` tells the two apart); ±inf as 'inf'/'-inf'."""
+    (`analysis.written_nan` tells the two apart, on the whole table); ±inf as 'inf'/'-inf'."""
     ev = event_window(snap.events, from_step, until_step)
-    nan = written_nan(ev, launch_starts(snap))
+    inside = in_window(snap.events["step"].to_numpy(), from_step, until_step)
+    nan = {t: m[inside] for t, m in snapshot_nan(snap).items()}
     out = ev.copy()
     for tag in event_tags(ev):
         if nan[tag].any():
