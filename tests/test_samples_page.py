@@ -184,6 +184,12 @@ def test_no_url_parameter_chooses_a_file(env, tmp_path):
            "ignored." in warnings
     assert set(image_urls(at)) == baseline  # the same images as with no parameter: the secret never
     assert "milestone" not in at.query_params and "compare" not in at.query_params
+    # a number that is no milestone of the run with files is refused the same way
+    st.cache_resource.clear()
+    at = samples_page({"run": "runS", "milestone": "7"})
+    assert not at.exception and at.select_slider(key="samples_milestone").value == 9  # the newest
+    assert "The milestone in the address, '7', is not a milestone of this run with files: it is ignored." in [
+        unescape(w.value) for w in at.warning]
     # a milestone number among the run's is all the address may choose
     st.cache_resource.clear()
     at = samples_page({"run": "runS", "milestone": "2", "compare": "1"})
