@@ -267,3 +267,17 @@ def test_size_cap_and_a_file_that_vanished(env):
     thumb = gallery.thumbnail(gallery.read_image(run.source, entries["sample-1.png"]), 100)
     assert Image.open(io.BytesIO(thumb)).size == (100, 100)
     assert np.asarray(Image.open(io.BytesIO(thumb))).std() > 0  # a picture, not a blank
+
+
+def test_a_jpeg_sample_is_shown_as_jpeg_and_the_page_link_parameters(env):
+    run, _, _ = env
+    buf = io.BytesIO()
+    Image.new("RGB", (96, 64), (10, 200, 30)).save(buf, "JPEG")
+    (run / "sample-4.jpg").write_bytes(buf.getvalue())
+    at = samples_page({"run": "runS"})
+    assert not at.exception and not at.warning
+    assert "#### Milestone 4 · step 4,000" in [unescape(m.value) for m in at.markdown]
+    assert "sample-4.jpg · 96×64 JPEG" in texts(at)
+    assert any(u.endswith(".jpg") for u in image_urls(at))  # served in its own format
+    assert gallery.samples_query("runS", 4) == {"run": "runS", "milestone": "4"}
+    assert gallery.samples_url("a b/run", 4) == "samples?run=a+b%2Frun&milestone=4"

@@ -180,12 +180,20 @@ def with_files(table: pd.DataFrame) -> pd.DataFrame:
     return table[has].sort_values("milestone", ascending=False)
 
 
+SAMPLES_PAGE = "views/samples.py"
+
+
+def samples_query(run_rel: str, milestone: int | None = None) -> dict[str, str]:
+    """The Samples page's address parameters for a run and a milestone, for
+    `st.page_link(SAMPLES_PAGE, query_params=samples_query(rel, k))` (the live page's checkpoint table)."""
+    return {"run": run_rel} | ({"milestone": str(int(milestone))} if milestone is not None else {})
+
+
 def samples_url(run_rel: str, milestone: int | None = None) -> str:
-    """The Samples page's address for a run (and a milestone): what the live page links a checkpoint to."""
+    """The same as a relative address (`samples?run=…&milestone=K`), for a link in text."""
     from urllib.parse import urlencode
 
-    query = {"run": run_rel} | ({"milestone": str(int(milestone))} if milestone is not None else {})
-    return "samples?" + urlencode(query)
+    return "samples?" + urlencode(samples_query(run_rel, milestone))
 
 
 # ------------------------------------------------------------------ text of a milestone
@@ -297,5 +305,5 @@ def startup_samples(source: Source, entries: dict[str, Entry], snap: Snapshot) -
 
 
 __all__ = ["Shown", "read_image", "in_run_folder", "run_folder", "milestone_table", "samples_by_name", "with_files",
-           "samples_url", "heading", "checkpoint_line", "values_lines", "startup_label", "image", "milestone_card",
+           "samples_url", "samples_query", "SAMPLES_PAGE", "heading", "checkpoint_line", "values_lines", "startup_label", "image", "milestone_card",
            "thumbnails", "startup_samples", "REFRESH_SECONDS"]
