@@ -238,3 +238,14 @@ def test_analyze_json_says_which_source_each_figure_comes_from(tmp_path):
     j = json.loads(res.stdout)
     assert j["sources"]["events"]["steps"] == 500 and j["sources"]["log"] == {"records": 5}
     assert [c["milestone"] for c in j["checkpoint_files"]] == [1]
+
+
+def test_parse_events_of_a_folder_with_event_files_only(tmp_path):
+    run, truth, _ = _events_folder(tmp_path)
+    for log in run.glob("*_.log"):
+        log.unlink()
+    out = tmp_path / "e.csv"
+    res = _cli("parse", str(run), "--events", "--csv", str(out))
+    assert res.returncode == 0, res.stderr
+    assert pd.read_csv(out)["step"].tolist() == truth.event_steps
+    _one_line_error(_cli("parse", str(run), "--csv", str(out)), 1, f"no RadioDiff log lines in {run}")

@@ -208,6 +208,7 @@ def test_html_is_a_real_offline_document_under_6_mb():
 def test_markdown_reads_as_plain_text():
     snap, _ = build()
     md = render_markdown(snap, analyze(snap, now=NOW))
+    assert "event files" not in sections(md)["Summary"]  # a log alone: nothing said of event files
     assert "`model.ddconfig.ch_mult` | `[1, 2, 4]`" in md  # three levels deep, in code spans
     assert not re.search(r"\w\\[._]\w", md)  # no model\.embed\_dim, no 0\.5
     assert "d_weight·disc_factor·g_loss" in md
@@ -322,6 +323,8 @@ def test_checkpoint_table_of_a_results_folder(tmp_path):
     at = {tag: next(p.value for p in ea.Scalars(tag) if p.step == 1_500) for tag in ("rec_loss", "total_loss", "kl_loss")}
     assert (ev_rec, ev_total, ev_kl) == (log_number(at["rec_loss"]), log_number(at["total_loss"]), log_number(at["kl_loss"]))
     assert by_name["model-6.pt"][4] == "2,900" and by_name["model-6.pt"][9] == "2,999"  # saved after the last record
+    assert ("Its TensorBoard event files hold 3,000 steps in view (every step, 10 tags, steps 0 to 2,999): where a "
+            "finding comes from them, it says so.") in sections(md)["Summary"]
     intro = sections(md)["Values at checkpoints"]
     assert "not the same quantities under gradient_accumulate_every 2" in intro
     assert "compare a column with itself, never across sources" in intro

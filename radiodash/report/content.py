@@ -84,6 +84,11 @@ def summary(snap: Snapshot, a: Analysis, frame: pd.DataFrame) -> Section:
     stage = STAGES.get(a.stage or "", "stage unknown")
     blocks.append(Para(text("Run ", Code(snap.name), f": {stage}, {len(snap.segments)} launch(es) in "
                             f"{len(snap.files)} log file(s).")))
+    ev = a.sources.get("events", {})
+    if ev.get("steps"):
+        blocks.append(Para(text(f"Its TensorBoard event files hold {ev['steps']:,} steps in view (every step, "
+                                f"{len(ev['tags'])} tags, steps {ev['first_step']:,} to {ev['last_step']:,}): where "
+                                "a finding comes from them, it says so.")))
     win = window_text(a)
     if win:
         blocks.append(Para(text(Strong("Window"), f": this report covers {win} — every section below is restricted "
