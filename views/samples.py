@@ -92,7 +92,8 @@ def samples_page() -> None:
                                format_func=lambda x: gallery.heading(by_k[x]).replace("Milestone ", ""),
                                help="Across every milestone with a sample or a checkpoint (oldest left, newest right).")
         compare = other.selectbox("Side by side with", [None, *[x for x in ks if x != k]], key=COMPARE,
-                                  format_func=lambda x: "—" if x is None else gallery.heading(by_k[x]))
+                                  format_func=lambda x: "—" if x is None else gallery.heading(by_k[x]),
+                                  placeholder="— (one milestone)")
     else:
         k, compare = newest, None
     keep_in_address("milestone", k if k != newest else None)
