@@ -6,8 +6,8 @@ tag) and the log's step table measure different things under gradient accumulati
 compares the two sources' values. What this module decides once for every caller:
 
 - which event cells hold a value the trainer wrote as nan. The stitched table uses NaN both for
-  "no record of this tag at this step" and for a written nan; `written_nan` tells them apart by
-  how RadioDiff writes (every tag at every step, in a fixed order) — see its docstring;
+  "no record of this tag at this step" and for a written nan; the store says which cells were
+  written (`Snapshot.events_written`), and `written_nan` combines the two;
 - the lr the event file states exactly (`Learning_Rate` is written after the scheduler stepped:
   the value at step s is the rate of step s + 1, the `lr` the log prints for step s + 1);
 - the `sources` block of the JSON.
@@ -67,55 +67,17 @@ def launch_starts(snap: Snapshot) -> list[int]:
     return sorted({s.first_step for s in snap.segments if s.first_step is not None})
 
 
-def written_nan(events: pd.DataFrame, starts: list[int] | None = None, complete: bool = False) -> dict[str, np.ndarray]:
-    """Per tag, the rows whose NaN is a value the trainer wrote as nan (not a missing record).
-
-    RadioDiff writes every tag at every step, in a fixed order (the table's column order), so a
-    NaN counts as written when: the tag is one written every step (it has values at two consecutive
-    steps); the same launch (the run's launches start at `starts`) wrote a value of it at some step,
-    so a tag a launch never wrote is not nan (a launch all nan from its first step to its last cannot
-    be told from one that never wrote the tag: the log's own record of nan says it); and the row is complete — any row but the last,
-    or the last row when a tag written after this one already has a value there (the live file's
-    last step is often cut by the writer's 120 s flush), or when the table is `complete` (the trainer
-    finished and closed its writer). A tag a fork writes every N steps never counts: its gaps are
-    not values. Pass the whole table: the last row of a window is not the file's last.
-    """
-    tags = event_tags(events)
-    out: dict[str, np.ndarray] = {}
-    n = len(events)
-    if not n or not tags:
-        return {t: np.zeros(n, bool) for t in tags}
-    steps = events["step"].to_numpy()
-    launch = np.searchsorted(np.asarray(sorted(starts or []), np.int64), steps, side="right")
-    values = events[tags].to_numpy(float)
-    present = ~np.isnan(values)
-    consecutive = np.r_[False, np.diff(steps) == 1]
-    last_ok = np.zeros(len(tags), bool)  # the last row: is a later-written tag already there?
-    later = present[-1, ::-1].cumsum()[::-1]  # tags at or after each column with a value in the last row
-    last_ok[:-1] = later[1:] > 0
-    for j, tag in enumerate(tags):
-        have = present[:, j]
-        if not (have[1:] & have[:-1] & consecutive[1:]).any():
-            out[tag] = np.zeros(n, bool)
-            continue
-        # launches that wrote a value of this tag (a launch whose every cell is NaN: not known, not counted)
-        wrote = np.zeros(int(launch.max()) + 1, bool)
-        wrote[launch[have]] = True
-        nan = ~have & wrote[launch]
-        if nan[-1] and not (complete or last_ok[j]):
-            nan[-1] = False
-        out[tag] = nan
-    return out
-
-
-def finished(snap: Snapshot) -> bool:
-    """The trainer logged its completion: it closed its event writer, so the table's last step is whole."""
-    return bool(snap.segments) and snap.segments[-1].completed
+def written_nan(events: pd.DataFrame, written: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per tag, the rows whose NaN is a value the trainer wrote as nan: NaN where a record was read
+    (`written`, the store's `Snapshot.events_written`), never a step or tag the file has no record of
+    (a live file's last step cut by the writer's flush, a tag a fork writes every N steps)."""
+    return {t: events[t].isna().to_numpy() & written[t].to_numpy(bool) for t in event_tags(events)
+            if t in written.columns}
 
 
 def snapshot_nan(snap: Snapshot) -> dict[str, np.ndarray]:
-    """`written_nan` of the snapshot's whole event table (its launches, whether the run finished)."""
-    return written_nan(snap.events, launch_starts(snap), finished(snap))
+    """`written_nan` of the snapshot's whole event table."""
+    return written_nan(snap.events, snap.events_written)
 
 
 def in_window(steps: np.ndarray, from_step: int | None, until_step: int | None) -> np.ndarray:
