@@ -1,13 +1,14 @@
 """RadioDash: `streamlit run app.py [-- --log PATH --root DIR]` (no arguments: the built-in demo)."""
 import streamlit as st
 
-from radiodash.ui import session as ui
+from radiodash.ui import notifications, session as ui
 
 st.set_page_config(page_title="RadioDash", layout="wide")
 settings = ui.settings()
 if not ui.gate(settings):
     st.stop()
 st.session_state["_through_gate"] = True  # the views check it (ui.through_gate)
+notifications.start(settings)  # with RADIODASH_NOTIFY set: the watcher, once per server process
 
 selection = ui.select_run(settings)
 st.session_state["_selection"] = selection
