@@ -78,8 +78,9 @@ class JsonReceiver:
 class SmtpReceiver:
     """A real SMTP server (aiosmtpd); `messages`: {"subject", "body", "from", "to"} with the body decoded."""
 
-    def __init__(self) -> None:
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
 
         self.port = free_port()
         self.messages: list[dict] = []
@@ -93,10 +94,22 @@ class SmtpReceiver:
                                           "from": envelope.mail_from, "to": list(envelope.rcpt_tos)})
                 return "250 OK"
 
-        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.login = login
+        self.logins: list[str] = []
+
+        def authenticate(server, session, envelope, mechanism, auth_data):
+            ok = login is not None and (auth_data.login.decode(), auth_data.password.decode()) == login
+            if ok:
+                receiver.logins.append(auth_data.login.decode())
+            return AuthResult(success=ok)
+
+        # with a login: AUTH offered without TLS (a test on the loopback only)
+        extra = dict(authenticator=authenticate, auth_require_tls=False) if login else {}
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **extra)
 
     def url(self) -> str:
-        return f"mailto://127.0.0.1:{self.port}?from=radiodash@example.com&to=team@example.com&mode=insecure"
+        auth = f"{self.login[0]}:{self.login[1]}@" if self.login else ""
+        return f"mailto://{auth}127.0.0.1:{self.port}?from=radiodash@example.com&to=team@example.com&mode=insecure"
 
     def start(self) -> "SmtpReceiver":
         self._controller.start()

@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
+from urllib.parse import unquote
 
 import apprise
 from apprise import AppriseAsset, AppriseConfig, NotifyFormat
@@ -44,10 +45,15 @@ def mask(url: str) -> str:
         return url.split("://", 1)[0] + "://…" if "://" in url else "(not a URL)"
 
 
-def secret_parts(raw: str, masked: str) -> set[str]:
-    """The raw URL and every piece of it (4+ characters) that its masked form hides."""
+def secret_parts(full: str, masked: str) -> set[str]:
+    """The pieces (4+ characters) of a service's URL that its privacy form hides, as written and decoded.
+
+    Both forms come from the same Apprise plugin (`url()` and `url(privacy=True)`): same layout,
+    so what differs is exactly what Apprise considers secret (tokens, passwords, keys).
+    """
     shown = set(_PARTS.split(masked))
-    return {raw} | {p for p in _PARTS.split(raw) if len(p) >= 4 and p not in shown}
+    hidden = {p for p in _PARTS.split(full) if len(p) >= 4 and p not in shown}
+    return hidden | {unquote(p) for p in hidden}
 
 
 class Target:
@@ -57,7 +63,8 @@ class Target:
         self.number = number  # 1-based, in the order given
         self.id = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]  # what the state file knows it by
         self.masked = service.url(privacy=True)
-        self.secrets = secret_parts(raw, self.masked) | secret_parts(service.url(privacy=False), self.masked)
+        full = service.url(privacy=False)
+        self.secrets = {raw, full} | secret_parts(full, self.masked)
         self._apprise = apprise.Apprise(asset=_ASSET)
         self._apprise.add(service)
 
