@@ -548,3 +548,83 @@ def test_the_watcher_killed_and_restarted_mid_run_sends_nothing_twice_and_misses
     text = log.read_text()
     assert "watching the runs under" in text and f"json://bot:****@127.0.0.1:{receiver.port}/hook" in text
     assert PASSWORD not in text and url not in text
+
+
+# ------------------------------------------------------------------ the dashboard server (AppTest: the real app script)
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    import streamlit
+
+    root = tmp_path / "root"
+    write_log(root / "vae" / "live", range(0, 500, 100), mtime=time.time())
+    for k in [k for k in os.environ if k.startswith("RADIODASH_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("RADIODASH_ROOT", str(root))
+    monkeypatch.setenv("RADIODASH_NOTIFY_STATE", str(tmp_path / "state"))
+    monkeypatch.setenv("RADIODASH_BASE_URL", BASE)
+    streamlit.cache_resource.clear()
+    yield root
+    streamlit.cache_resource.clear()  # closes the watcher and its fleet (on_release)
+
+
+def page_text(at) -> str:
+    parts = []
+    for kind in ("markdown", "caption", "title", "text", "error", "warning", "info", "success", "code"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def run_live(query: dict[str, str]):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_live_page_says_notifications_are_on_and_sends_a_test_to_the_targets_only(app_env, monkeypatch, request):
+    good, other = JsonReceiver().start(), JsonReceiver().start()
+    request.addfinalizer(good.stop)
+    request.addfinalizer(other.stop)
+    urls = [good.url(user="bot", password=PASSWORD), good.url(path="second")]
+    monkeypatch.setenv("RADIODASH_NOTIFY", " ".join(urls))
+    at = run_live({"run": "vae/live"})
+    text = page_text(at)
+    assert ("Notifications on: to 2 targets. Every run under the root is checked every 10 s for new warnings and "
+            "errors, stalls, stops, finishes and crashes.") in text
+    at.button(key="notify_test").click().run()
+    text = page_text(at)
+    assert "Test notification taken by all 2 targets." in text
+    assert sorted(m["path"] for m in good.received()) == ["/hook", "/second"] and other.received() == []
+    assert all(m["title"] == "RadioDash: test notification" for m in good.received())
+    for u in urls:
+        assert u not in text and PASSWORD not in text and "127.0.0.1" not in text
+
+
+def test_a_target_that_refuses_the_test_is_named_by_its_number_only(app_env, monkeypatch):
+    down = free_port()
+    monkeypatch.setenv("RADIODASH_NOTIFY", f"json://bot:{PASSWORD}@127.0.0.1:{down}/x")
+    at = run_live({"run": "vae/live"})
+    at.button(key="notify_test").click().run()
+    text = page_text(at)
+    assert ("Test notification taken by 0 of 1 targets; not taken by target(s) 1 (in the order configured). "
+            "The server log says why, with secrets masked.") in text
+    assert PASSWORD not in text and str(down) not in text
+
+
+def test_notifications_configured_but_unusable_say_so_without_the_url(app_env, monkeypatch):
+    monkeypatch.setenv("RADIODASH_NOTIFY", f"nosuchscheme://bot:{PASSWORD}@host/x")
+    text = page_text(run_live({"run": "vae/live"}))
+    assert ("Notifications are configured but not running: none of the notification targets is a URL Apprise "
+            "understands (the server log says which, with its secrets masked).") in text
+    assert PASSWORD not in text and "nosuchscheme" not in text
+
+
+def test_without_notifications_the_page_says_nothing_of_them(app_env):
+    text = page_text(run_live({"run": "vae/live"}))
+    assert "otification" not in text

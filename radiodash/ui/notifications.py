@@ -98,14 +98,17 @@ def _panel(running: Running) -> None:
     what = "new warnings and errors, stalls, stops, finishes and crashes"
     if watch.settings.checkpoints:
         what += ", and each new checkpoint"
-    line = (f"Notifications on: to {_targets(watch.target_count)}. Every run under the root is checked every "
+    under = "the root" if len(watch.settings.roots) == 1 else "the roots"
+    line = (f"Notifications on: to {_targets(watch.target_count)}. Every run under {under} is checked every "
             f"{watch.fleet.interval:g} s for {what}.")
     if watch.targets.unusable:
         line += (f" {watch.targets.unusable} more target(s) given could not be used (the server log says why, "
                  "with secrets masked).")
     pending = watch.pending()
-    if pending:
-        line += f" {pending} notification(s) are waiting for a target that did not take them yet (retried with backoff)."
+    if pending == 1:
+        line += " 1 notification is waiting for a target that has not taken it yet (retried with backoff)."
+    elif pending:
+        line += f" {pending} notifications are waiting for targets that have not taken them yet (retried with backoff)."
     left, right = st.columns([3, 1])
     left.caption(line)
     if right.button("Send a test notification", key="notify_test",
