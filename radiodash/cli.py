@@ -68,7 +68,8 @@ def _notify_flags(p: argparse.ArgumentParser, *, server: bool) -> None:
     p.add_argument("--notify", action="append", default=[], metavar="URL",
                    help="an Apprise URL to notify (repeat for several; also RADIODASH_NOTIFY, separated by spaces)")
     p.add_argument("--notify-config", action="append", default=[], metavar="FILE",
-                   help="an Apprise config file of URLs (text or YAML; also RADIODASH_NOTIFY_CONFIG)")
+                   help="an Apprise config file of URLs (text or YAML; repeat for several; also RADIODASH_NOTIFY_CONFIG, "
+                        "separated by ':')")
     p.add_argument("--base-url", default=None, metavar="URL",
                    help="the dashboard's address teammates open, for the links in messages (also RADIODASH_BASE_URL)"
                    + ("; default: this machine's name and the port" if server else ""))
@@ -92,18 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
     import subprocess
 
     app = Path(__file__).resolve().parents[1] / "app.py"
-    env = dict(os.environ)
-    for key, value in (("RADIODASH_LOG", args.log), ("RADIODASH_ROOT", args.root), ("RADIODASH_TOKEN", args.token)):
-        if value:
-            env[key] = os.path.abspath(value) if key != "RADIODASH_TOKEN" else value
-    # notifications: the server runs the watcher itself (ui/notifications.py) from these variables
-    if args.notify:
-        env["RADIODASH_NOTIFY"] = " ".join([*args.notify, *(env.get("RADIODASH_NOTIFY") or "").split()])
-    for key, value in (("RADIODASH_NOTIFY_CONFIG", args.notify_config[-1] if args.notify_config else None),
-                       ("RADIODASH_BASE_URL", args.base_url), ("RADIODASH_NOTIFY_STATE", args.state),
-                       ("RADIODASH_NOTIFY_CHECKPOINTS", "1" if args.notify_checkpoints else None)):
-        if value:
-            env[key] = os.path.abspath(value) if key in ("RADIODASH_NOTIFY_CONFIG", "RADIODASH_NOTIFY_STATE") else value
+    env = serve_env(args, os.environ)
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
            "--server.address", args.address]
     print(f"serving on http://{args.address}:{args.port} (Ctrl-C stops)", file=sys.stderr)
@@ -113,6 +103,24 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
 
 
+def serve_env(args: argparse.Namespace, environ) -> dict[str, str]:
+    """The server's environment: `serve`'s flags as RADIODASH_* variables over the caller's environment."""
+    env = dict(environ)
+    for key, value in (("RADIODASH_LOG", args.log), ("RADIODASH_ROOT", args.root), ("RADIODASH_TOKEN", args.token)):
+        if value:
+            env[key] = os.path.abspath(value) if key != "RADIODASH_TOKEN" else value
+    # notifications: the server runs the watcher itself (ui/notifications.py) from these variables
+    if args.notify:
+        env["RADIODASH_NOTIFY"] = " ".join([*args.notify, *(env.get("RADIODASH_NOTIFY") or "").split()])
+    if args.notify_config:  # several files: separated like RADIODASH_ROOT's folders
+        env["RADIODASH_NOTIFY_CONFIG"] = os.pathsep.join(os.path.abspath(f) for f in args.notify_config)
+    for key, value in (("RADIODASH_BASE_URL", args.base_url), ("RADIODASH_NOTIFY_STATE", args.state),
+                       ("RADIODASH_NOTIFY_CHECKPOINTS", "1" if args.notify_checkpoints else None)):
+        if value:
+            env[key] = os.path.abspath(value) if key == "RADIODASH_NOTIFY_STATE" else value
+    return env
+
+
 def _watch(args: argparse.Namespace) -> int:
     """`watch`: scan every run under the roots each interval and notify; runs until Ctrl-C or SIGTERM."""
     import logging
@@ -120,7 +128,7 @@ def _watch(args: argparse.Namespace) -> int:
     import threading
 
     from .notify import ENV_BASE_URL, NoTargets, StateLocked, Watch, WatchSettings
-    from .notify.targets import ENV_CONFIG, urls_from_env
+    from .notify.targets import configs_from_env, urls_from_env
 
     roots = [Path(r) for r in args.roots]
     for r in roots:
@@ -130,7 +138,7 @@ def _watch(args: argparse.Namespace) -> int:
         raise CliError(f"--interval {args.interval:g} is not a positive number of seconds")
     if args.retries is not None and args.retries < 0:
         raise CliError(f"--retries {args.retries} is negative")
-    config = [*args.notify_config, *([os.environ[ENV_CONFIG]] if (os.environ.get(ENV_CONFIG) or "").strip() else [])]
+    config = [*args.notify_config, *configs_from_env(os.environ)]
     extra = {k: v for k, v in (("interval", args.interval), ("retries", args.retries)) if v is not None}
     settings = WatchSettings(roots=tuple(roots), urls=(*args.notify, *urls_from_env(os.environ)),
                              config_files=tuple(config), base_url=args.base_url or os.environ.get(ENV_BASE_URL) or None,

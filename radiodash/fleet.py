@@ -8,9 +8,10 @@ the roots, new ones included, at a cost that stays small with hundreds of finish
 - lists the runs under each root (`security.list_runs`: the same rule the sidebar uses);
 - keeps one `Run` per run and refreshes it (a run whose files did not change costs one directory
   listing; a RadioDiff run's table is small: ~1,500 records for 150,000 steps at log_freq 100);
-- analyses a run (`analysis.analyze`) only when its version changed, and derives the time-dependent
-  part (state, ETA, the stalled/stopped alert: `analysis.live_header`) at every scan — the run
-  state moves with the clock even when no byte was written;
+- analyses a run (`analysis.analyze`) only when its version changed, and takes its state as of
+  each scan (`analysis.run_state`: it moves with the clock even when no byte was written); the
+  header figures and alerts (`analysis.live_header`) are redone when the version or the state
+  changed, and at every scan while stalled or stopped (that alert counts the silence);
 - drops a run whose files disappeared.
 
 The summaries are immutable and the fleet is thread-safe: one fleet can serve every viewer and
@@ -28,7 +29,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
 
-from .analysis import Analysis, analyze, live_header
+from .analysis import Analysis, LiveHeader, analyze, live_header, run_state
 from .analysis.events import _time_at
 from .model import as_number, config_value
 from .run import Run
@@ -108,6 +109,8 @@ class _Followed:
     run: Run
     basis: Analysis | None = None
     basis_version: int = -1
+    head: LiveHeader | None = None  # live_header of the basis, redone when the version or the state changes
+    log_times: dict[int | None, pd.Timestamp | None] = field(default_factory=dict)  # step -> log time, this version
     failed: bool = False  # its last refresh raised (said once in the log until it works again)
 
 
@@ -230,7 +233,13 @@ class Fleet:
             snap = f.run.snapshot()
             if f.basis is None or f.basis_version != snap.version:
                 f.basis, f.basis_version = analyze(snap, now=now), snap.version  # once per version
-            head = live_header(snap, f.basis, now)  # state, ETA and the state's alert as of now
+                f.head, f.log_times = None, {}
+            state = run_state(snap, now, usual=f.basis.throughput.typical_interval_seconds)
+            # throughput and alerts as of now (the state's alert included); the same as the last scan's while
+            # neither the version nor the state changed — but a stalled/stopped alert counts the silence: redone
+            if f.head is None or f.head.state.state != state.state or state.state in ("stalled", "stopped"):
+                f.head = live_header(snap, f.basis, now)
+            head = f.head
         except Exception:  # noqa: BLE001 - a run that cannot be read must not stop the others
             if not f.failed:
                 log.exception("reading %s failed; it is retried every scan", key)
@@ -238,7 +247,7 @@ class Fleet:
             with self._lock:
                 return self._summaries.get(key)
         f.failed = False
-        basis, state, tp = f.basis, head.state, head.throughput
+        basis, tp = f.basis, head.throughput
         config = snap.config
         checkpoints = [e for e in basis.events if e.kind == "checkpoint"]
         last_ckpt = checkpoints[-1] if checkpoints else None
@@ -249,7 +258,7 @@ class Fleet:
             train_num_steps=state.total_steps, log_freq=int(log_freq) if log_freq else None,
             steps_per_hour=tp.steps_per_hour, eta_seconds=tp.eta_seconds if state.show_eta else None,
             last_written=state.last_written, last_log_time=state.last_log_time,
-            alerts=tuple(AlertInfo(a.code, a.severity, a.message, a.action, a.step, _time_at(snap.frame, a.step),
+            alerts=tuple(AlertInfo(a.code, a.severity, a.message, a.action, a.step, self._log_time(f, snap, a.step),
                                    dict(a.detail)) for a in head.alerts),
             milestone=int(last_ckpt.detail["milestone"]) if last_ckpt else None,
             milestone_step=last_ckpt.step if last_ckpt else None,
@@ -257,6 +266,12 @@ class Fleet:
             crashes=tuple(CrashInfo(s.index, os.path.basename(s.file), s.last_step, s.last_time)
                           for s in snap.segments if s.crashed),
         )
+
+    @staticmethod
+    def _log_time(f: _Followed, snap, step: int | None) -> pd.Timestamp | None:
+        if step not in f.log_times:
+            f.log_times[step] = _time_at(snap.frame, step)
+        return f.log_times[step]
 
     # ------------------------------------------------------------------ the thread
 

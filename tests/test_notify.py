@@ -488,6 +488,27 @@ def test_watch_errors_are_one_line(tmp_path):
     assert res.returncode == 2 and res.stderr == "radiodash: --interval 0 is not a positive number of seconds\n"
 
 
+def test_serve_passes_the_notification_settings_to_the_server(tmp_path):
+    from radiodash.cli import build_parser, serve_env
+
+    args = build_parser().parse_args(["serve", "--root", str(tmp_path), "--notify", "json://a/x", "--notify",
+                                      "ntfy://topic", "--notify-config", "a.yml", "--notify-config", "b.txt",
+                                      "--base-url", BASE, "--state", "st", "--notify-checkpoints"])
+    env = serve_env(args, {"RADIODASH_NOTIFY": "json://from-env/y", "PATH": "/bin"})
+    assert env["RADIODASH_NOTIFY"] == "json://a/x ntfy://topic json://from-env/y" and env["PATH"] == "/bin"
+    assert env["RADIODASH_NOTIFY_CONFIG"] == f"{Path('a.yml').resolve()}:{Path('b.txt').resolve()}"
+    assert (env["RADIODASH_BASE_URL"], env["RADIODASH_NOTIFY_STATE"], env["RADIODASH_NOTIFY_CHECKPOINTS"]) == (
+        BASE, str(Path("st").resolve()), "1")
+    settings = WatchSettings.from_env({**env, "RADIODASH_NOTIFY_INTERVAL": "2.5"}, [tmp_path], base_url="http://x/")
+    assert settings.urls == ("json://a/x", "ntfy://topic", "json://from-env/y") and settings.interval == 2.5
+    assert settings.config_files == tuple(env["RADIODASH_NOTIFY_CONFIG"].split(":")) and settings.checkpoints
+    assert settings.base_url == BASE and settings.state_dir == Path("st").resolve()
+    assert WatchSettings.from_env({}, [tmp_path], base_url="http://x/").base_url == "http://x/"
+    assert "json://a/x" not in repr(settings)  # URLs are secrets: not in a repr either
+    quiet = serve_env(build_parser().parse_args(["serve"]), {})
+    assert not any(k.startswith("RADIODASH_") for k in quiet)
+
+
 def start_watch(root: Path, state: Path, url: str, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RADIODASH_")}
     return subprocess.Popen([sys.executable, "-m", "radiodash", "watch", str(root), "--notify", url, "--interval",

@@ -20,8 +20,8 @@ from .delivery import DEFAULT_RETRIES, FIRST_DELAY, MAX_DELAY, Delivery, backoff
 from .messages import Message, compose, link, test_message
 from .rules import Change, Known, decide, is_news
 from .state import StateLocked, StateStore, default_state_dir
-from .targets import ENV_CONFIG, ENV_URLS, Target, Targets, install_redactor, load_targets, remove_redactor, \
-    urls_from_env
+from .targets import ENV_CONFIG, ENV_URLS, Target, Targets, configs_from_env, install_redactor, load_targets, \
+    remove_redactor, urls_from_env
 
 log = logging.getLogger("radiodash.notify")
 
@@ -57,17 +57,16 @@ class WatchSettings:
     @staticmethod
     def configured(environ: Mapping[str, str]) -> bool:
         """Whether the environment asks for notifications (RADIODASH_NOTIFY or RADIODASH_NOTIFY_CONFIG)."""
-        return bool(urls_from_env(environ) or (environ.get(ENV_CONFIG) or "").strip())
+        return bool(urls_from_env(environ) or configs_from_env(environ))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], roots: Iterable[Path], *,
                  base_url: str | None = None) -> "WatchSettings":
         """The server's settings: RADIODASH_NOTIFY, _NOTIFY_CONFIG, _BASE_URL, _NOTIFY_STATE, _NOTIFY_INTERVAL,
         _NOTIFY_CHECKPOINTS (`base_url`: the default when RADIODASH_BASE_URL is not set)."""
-        config = (environ.get(ENV_CONFIG) or "").strip()
         state = (environ.get(ENV_STATE) or "").strip()
         interval = (environ.get(ENV_INTERVAL) or "").strip()
-        return cls(roots=tuple(roots), urls=tuple(urls_from_env(environ)), config_files=(config,) if config else (),
+        return cls(roots=tuple(roots), urls=tuple(urls_from_env(environ)), config_files=tuple(configs_from_env(environ)),
                    base_url=(environ.get(ENV_BASE_URL) or "").strip() or base_url,
                    interval=float(interval) if interval else DEFAULT_INTERVAL,
                    state_dir=Path(state).expanduser() if state else None,

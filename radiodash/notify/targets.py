@@ -37,6 +37,11 @@ def urls_from_env(environ: Mapping[str, str]) -> list[str]:
     return (environ.get(ENV_URLS) or "").split()
 
 
+def configs_from_env(environ: Mapping[str, str]) -> list[str]:
+    """The Apprise config files of `RADIODASH_NOTIFY_CONFIG` (several separated by ':', like RADIODASH_ROOT)."""
+    return [p for p in (environ.get(ENV_CONFIG) or "").split(os.pathsep) if p.strip()]
+
+
 def mask(url: str) -> str:
     """A URL with its secrets masked by Apprise (for a URL Apprise could not even parse)."""
     try:
