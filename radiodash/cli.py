@@ -127,7 +127,7 @@ def _watch(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from .notify import ENV_BASE_URL, NoTargets, StateLocked, Watch, WatchSettings
+    from .notify import ENV_BASE_URL, NoTargets, StateLocked, StateUnusable, Watch, WatchSettings
     from .notify.targets import configs_from_env, urls_from_env
 
     roots = [Path(r) for r in args.roots]
@@ -146,15 +146,15 @@ def _watch(args: argparse.Namespace) -> int:
                              checkpoints=args.notify_checkpoints, **extra)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("radiodash", "apprise"):
+    for name, level in (("radiodash", logging.INFO), ("apprise", logging.WARNING)):  # Apprise's INFO: every send
         logging.getLogger(name).addHandler(handler)
-        logging.getLogger(name).setLevel(logging.INFO)
+        logging.getLogger(name).setLevel(level)
     logging.getLogger("apprise").propagate = False
     try:
         watch = Watch(settings, log_handlers=[handler])
     except NoTargets as e:
         raise CliError(str(e)) from None
-    except StateLocked as e:
+    except (StateLocked, StateUnusable) as e:
         raise CliError(str(e), 1) from None
     except OSError as e:
         raise CliError(f"cannot use the state folder: {e.strerror or e}: {e.filename or ''}".rstrip(": "), 1) from None

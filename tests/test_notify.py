@@ -509,23 +509,45 @@ def test_serve_passes_the_notification_settings_to_the_server(tmp_path):
     assert not any(k.startswith("RADIODASH_") for k in quiet)
 
 
+def test_a_state_file_that_is_no_database_is_one_line(tmp_path, receiver):
+    from radiodash.notify.state import state_file_name
+
+    root, state = tmp_path / "root", tmp_path / "state"
+    root.mkdir()
+    state.mkdir()
+    (state / state_file_name([root])).write_bytes(b"not a database\n" * 200)
+    res = cli("watch", str(root), "--notify", receiver.url(), "--state", str(state))
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
+    assert res.stderr.startswith(f"radiodash: the state file {state / state_file_name([root])} cannot be used (")
+    assert res.stderr.endswith("); move it away to start afresh\n")
+
+
 def start_watch(root: Path, state: Path, url: str, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RADIODASH_")}
     return subprocess.Popen([sys.executable, "-m", "radiodash", "watch", str(root), "--notify", url, "--interval",
-                             "0.3", "--state", str(state), "--base-url", BASE, "--retries", "3"],
+                             "0.3", "--state", str(state), "--base-url", BASE, "--retries", "8"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "ab"))
 
 
-def scans_committed(state: Path) -> float | None:
+def state_query(state: Path, sql: str) -> list[tuple] | None:
+    """Rows of the state file (read-only), or None before it has its tables."""
     files = list(state.glob("watch-*.sqlite"))
     if not files:
         return None
     with sqlite3.connect(f"file:{files[0]}?mode=ro", uri=True) as db:
         try:
-            row = db.execute("SELECT value FROM meta WHERE key = 'last_scan'").fetchone()
+            return db.execute(sql).fetchall()
         except sqlite3.OperationalError:
             return None
-    return float(row[0]) if row else None
+
+
+def last_scan(state: Path) -> float | None:
+    rows = state_query(state, "SELECT value FROM meta WHERE key = 'last_scan'")
+    return float(rows[0][0]) if rows else None
+
+
+def outbox(state: Path) -> list[tuple[str, int]]:
+    return state_query(state, "SELECT title, tries FROM outbox ORDER BY id") or []
 
 
 def wait_until(pred, timeout: float = 60.0) -> bool:
@@ -545,20 +567,24 @@ def test_the_watcher_killed_and_restarted_mid_run_sends_nothing_twice_and_misses
     url = receiver.url(user="bot", password=PASSWORD)
     proc = start_watch(root, state, url, log)
     try:
-        assert wait_until(lambda: scans_committed(state) is not None), log.read_text()
+        assert wait_until(lambda: last_scan(state) is not None), log.read_text()
         append(root, "a", line(500, "nan"), time.time())
         assert len(receiver.wait_for(lambda m: len(m) == 1)) == 1
-        os.kill(proc.pid, signal.SIGKILL)  # no clean shutdown: mid-run, as a crash or an OOM kill would
-        proc.wait(30)
-        # while it was down: b diverged and a finished; a new run c appeared and crashed into NaN
+        assert wait_until(lambda: outbox(state) == [])  # delivered and committed
+        receiver.stop()  # the target goes down; b diverges: its message waits in the outbox
         append(root, "b", line(300, "nan"), time.time())
+        assert wait_until(lambda: [t for _, t in outbox(state)][:1] >= [1])
+        assert outbox(state)[0][0] == "RadioDash: b: error non_finite_loss"
+        os.kill(proc.pid, signal.SIGKILL)  # no clean shutdown: a crash, an OOM kill
+        proc.wait(30)
+        # while it was down: a finished, and a new run c appeared and went NaN
         append(root, "a", "".join(line(s) for s in range(600, 1000, 100)), time.time())
         write_log(root / "c", [0, 100], line(200, "nan"), mtime=time.time())
+        receiver.start()
         proc = start_watch(root, state, url, log)
-        got = receiver.wait_for(lambda m: len(m) >= 4)
-        first = scans_committed(state)
-        assert wait_until(lambda: (scans_committed(state) or 0) > first + 1)  # a few more scans: nothing else
-        time.sleep(1)
+        receiver.wait_for(lambda m: len(m) >= 4)
+        first = last_scan(state)
+        assert wait_until(lambda: (last_scan(state) or 0) > first + 1) and outbox(state) == []  # a few scans more
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
@@ -649,3 +675,11 @@ def test_notifications_configured_but_unusable_say_so_without_the_url(app_env, m
 def test_without_notifications_the_page_says_nothing_of_them(app_env):
     text = page_text(run_live({"run": "vae/live"}))
     assert "otification" not in text
+
+
+def test_a_bad_interval_in_the_environment_is_said_on_the_page(app_env, monkeypatch):
+    monkeypatch.setenv("RADIODASH_NOTIFY", "json://127.0.0.1:9/x")
+    monkeypatch.setenv("RADIODASH_NOTIFY_INTERVAL", "soon")
+    text = page_text(run_live({"run": "vae/live"}))
+    assert ("Notifications are configured but not running: RADIODASH_NOTIFY_INTERVAL='soon' is not a positive number "
+            "of seconds.") in text

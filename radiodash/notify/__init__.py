@@ -19,13 +19,13 @@ from ..fleet import DEFAULT_INTERVAL, Fleet, RunSummary
 from .delivery import DEFAULT_RETRIES, FIRST_DELAY, MAX_DELAY, Delivery, backoff
 from .messages import Message, compose, link, test_message
 from .rules import Change, Known, decide, is_news
-from .state import StateLocked, StateStore, default_state_dir
+from .state import StateLocked, StateStore, StateUnusable, default_state_dir
 from .targets import ENV_CONFIG, ENV_URLS, Target, Targets, configs_from_env, install_redactor, load_targets, \
     remove_redactor, urls_from_env
 
 log = logging.getLogger("radiodash.notify")
 
-__all__ = ["Watch", "WatchSettings", "NoTargets", "StateLocked", "TestSend", "Message", "Change", "Known", "decide",
+__all__ = ["Watch", "WatchSettings", "NoTargets", "StateLocked", "StateUnusable", "TestSend", "Message", "Change", "Known", "decide",
            "compose", "link", "backoff", "default_state_dir", "load_targets", "ENV_URLS", "ENV_CONFIG"]
 
 #: The dashboard server's settings, beside RADIODASH_NOTIFY / RADIODASH_NOTIFY_CONFIG
@@ -65,12 +65,25 @@ class WatchSettings:
         """The server's settings: RADIODASH_NOTIFY, _NOTIFY_CONFIG, _BASE_URL, _NOTIFY_STATE, _NOTIFY_INTERVAL,
         _NOTIFY_CHECKPOINTS (`base_url`: the default when RADIODASH_BASE_URL is not set)."""
         state = (environ.get(ENV_STATE) or "").strip()
-        interval = (environ.get(ENV_INTERVAL) or "").strip()
+        interval = _seconds(environ.get(ENV_INTERVAL), ENV_INTERVAL)
         return cls(roots=tuple(roots), urls=tuple(urls_from_env(environ)), config_files=tuple(configs_from_env(environ)),
                    base_url=(environ.get(ENV_BASE_URL) or "").strip() or base_url,
-                   interval=float(interval) if interval else DEFAULT_INTERVAL,
+                   interval=interval if interval is not None else DEFAULT_INTERVAL,
                    state_dir=Path(state).expanduser() if state else None,
                    checkpoints=(environ.get(ENV_CHECKPOINTS) or "").strip().lower() in ("1", "true", "yes"))
+
+
+def _seconds(text: str | None, name: str) -> float | None:
+    """A positive number of seconds from the environment; None when not set; ValueError saying which variable."""
+    if not (text or "").strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name}={text.strip()!r} is not a positive number of seconds")
+    return value
 
 
 class TestSend:

@@ -46,6 +46,10 @@ class StateLocked(RuntimeError):
     """Another watcher uses this state file (it would send every notification twice)."""
 
 
+class StateUnusable(RuntimeError):
+    """The state file exists but is no SQLite database RadioDash can use (the message says where)."""
+
+
 def default_state_dir() -> Path:
     """The per-user state folder: `$XDG_STATE_HOME/radiodash` or `~/.local/state/radiodash` on Linux."""
     return Path(platformdirs.user_state_dir("radiodash", appauthor=False))
@@ -86,12 +90,16 @@ class StateStore:
             self._lock_file.close()
             raise StateLocked(f"another watcher of the same runs uses the state file {self.path}") from None
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        with self._lock:
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('roots', ?)", (json.dumps(roots),))
+        except sqlite3.DatabaseError as e:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            raise StateUnusable(f"the state file {self.path} cannot be used ({e}); move it away to start afresh") from None
 
     # ------------------------------------------------------------------ runs
 

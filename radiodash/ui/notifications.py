@@ -19,7 +19,7 @@ from pathlib import Path
 import streamlit as st
 
 from ..fleet import Fleet
-from ..notify import NoTargets, StateLocked, Watch, WatchSettings
+from ..notify import NoTargets, StateLocked, StateUnusable, Watch, WatchSettings
 from . import session
 from .settings import Settings
 
@@ -56,7 +56,10 @@ def _release(r: Running) -> None:
 
 @st.cache_resource(on_release=_release)
 def _running(roots: tuple[str, ...]) -> Running:
-    settings = WatchSettings.from_env(os.environ, [Path(r) for r in roots], base_url=default_base_url())
+    try:
+        settings = WatchSettings.from_env(os.environ, [Path(r) for r in roots], base_url=default_base_url())
+    except ValueError as e:
+        return Running(None, f"{e}.")
     try:
         watch = Watch(settings, fleet=fleet(roots, settings.interval))
     except NoTargets:
@@ -65,6 +68,8 @@ def _running(roots: tuple[str, ...]) -> Running:
     except StateLocked:
         return Running(None, "another RadioDash watcher of the same runs holds the state file; "
                              "that one sends the notifications.")
+    except StateUnusable:
+        return Running(None, "its state file cannot be used (the server log says which; move it away to start afresh).")
     except OSError as e:
         return Running(None, f"the state folder cannot be used ({e.strerror or type(e).__name__}).")
     return Running(watch.start())
