@@ -116,6 +116,8 @@ def test_an_unchanged_run_is_read_and_analysed_once_and_its_state_follows_the_cl
     assert later.version == by_rel(first)["vae/live"].version
     assert later.state == "stalled" and later.eta_seconds is None  # 14 min of silence, usual 5 s
     assert later.worst.code == "stalled" and later.worst.action == "Check that the trainer process and its GPU are alive."
+    again = by_rel(fleet.scan(now=T + 20 * 60))["vae/live"]  # same version, same state: the alert still counts on
+    assert again.worst.message.startswith("The run is stalled: no line for 20 min 00 s (usual 5 s), at step 400 of 1,000")
     with open(root / "vae" / "live" / "2025-08-15-20-00_.log", "a") as f:
         f.write(line(500, "nan"))
     touch(root / "vae" / "live" / "2025-08-15-20-00_.log", T + 14 * 60)
