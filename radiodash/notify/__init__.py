@@ -25,8 +25,8 @@ from .targets import ENV_CONFIG, ENV_URLS, Target, Targets, configs_from_env, in
 
 log = logging.getLogger("radiodash.notify")
 
-__all__ = ["Watch", "WatchSettings", "NoTargets", "StateLocked", "StateUnusable", "TestSend", "Message", "Change", "Known", "decide",
-           "compose", "link", "backoff", "default_state_dir", "load_targets", "ENV_URLS", "ENV_CONFIG"]
+__all__ = ["Watch", "WatchSettings", "NoTargets", "StateLocked", "StateUnusable", "TestSend", "Message", "Change",
+           "Known", "decide", "compose", "link", "backoff", "default_state_dir", "load_targets", "ENV_URLS", "ENV_CONFIG"]
 
 #: The dashboard server's settings, beside RADIODASH_NOTIFY / RADIODASH_NOTIFY_CONFIG
 ENV_BASE_URL = "RADIODASH_BASE_URL"
@@ -162,6 +162,7 @@ class Watch:
         self._known = self.store.known()
         self._last_scan = self.store.last_scan()
         self.queued = 0  # messages decided since start (each goes to every target)
+        self.scans = 0
         self._lock = threading.Lock()
         self._closed = False
         self.fleet.subscribe(self.on_scan)
@@ -190,10 +191,16 @@ class Watch:
                 if new != known:
                     changed[s.key] = new
                 messages += [compose(s, c, self.settings.base_url) for c in changes]
+            first = self._last_scan is None
             self.store.commit(now, changed, messages, [t.id for t in self.targets.targets])
             self._known.update(changed)
             self._last_scan = now
             self.queued += len(messages)
+            self.scans += 1
+        if self.scans == 1:
+            log.info("first scan: %d run(s)%s", len(summaries),
+                     " taken as they are (the state file was new: nothing old is sent)" if first else
+                     f"; {len(messages)} notification(s) for what changed since the last scan")
         for m in messages:
             log.info("notify: %s", m.title)
         if messages:
