@@ -242,8 +242,13 @@ class Fleet:
             head = f.head
         except Exception:  # noqa: BLE001 - a run that cannot be read must not stop the others
             if not f.failed:
-                log.exception("reading %s failed; it is retried every scan", key)
-            f.failed = True
+                log.exception("reading %s failed; it is read again from its start at the next scan", key)
+            # the failed read may have consumed lines it never applied (CPython 3.11's ast is not thread-safe:
+            # a literal_eval racing Streamlit's compile can raise SystemError mid-chunk): a fresh Run loses nothing
+            try:
+                f.run.close()
+            finally:
+                self._followed[key] = _Followed(f.root, f.entry, self.make_run(key), failed=True)
             with self._lock:
                 return self._summaries.get(key)
         f.failed = False
@@ -275,14 +280,16 @@ class Fleet:
 
     # ------------------------------------------------------------------ the thread
 
-    def start(self) -> "Fleet":
-        """Scan now and then every `interval` seconds on a daemon thread (idempotent)."""
+    def start(self, delay: float = 0.0) -> "Fleet":
+        """Scan after `delay` seconds, then every `interval` seconds, on a daemon thread (idempotent)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="radiodash-fleet", daemon=True)
+            self._thread = threading.Thread(target=self._loop, args=(delay,), name="radiodash-fleet", daemon=True)
             self._thread.start()
         return self
 
-    def _loop(self) -> None:
+    def _loop(self, delay: float) -> None:
+        if delay > 0:
+            self._stop.wait(delay)
         while not self._stop.is_set():
             started = time.monotonic()
             try:

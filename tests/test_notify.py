@@ -651,6 +651,15 @@ def test_the_live_page_says_notifications_are_on_and_sends_a_test_to_the_targets
     assert all(m["title"] == "RadioDash: test notification" for m in good.received())
     for u in urls:
         assert u not in text and PASSWORD not in text and "127.0.0.1" not in text
+    from radiodash.ui import notifications
+
+    roots = (str(app_env.resolve()),)
+    watch = notifications._running(roots).watch
+    assert watch.fleet is notifications.fleet(roots, 10.0)  # the server's one fleet, shareable by other pages
+    import streamlit
+
+    streamlit.cache_resource.clear()
+    assert not watch.fleet.is_alive() and watch._closed  # released with the server's caches
 
 
 def test_a_target_that_refuses_the_test_is_named_by_its_number_only(app_env, monkeypatch):

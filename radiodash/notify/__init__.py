@@ -156,7 +156,7 @@ class Watch:
         dropped = self.store.forget_targets(t.id for t in self.targets.targets)
         if dropped:
             log.warning("%d queued notification(s) for targets no longer configured were dropped", dropped)
-        self.fleet = fleet or Fleet(settings.roots, interval=settings.interval, clock=clock)
+        self.fleet = fleet if fleet is not None else Fleet(settings.roots, interval=settings.interval, clock=clock)
         self.delivery = Delivery(self.targets.targets, self.store, retries=settings.retries,
                                  first_delay=settings.first_delay, max_delay=settings.max_delay)
         self._known = self.store.known()
@@ -171,10 +171,10 @@ class Watch:
     def target_count(self) -> int:
         return len(self.targets.targets)
 
-    def start(self) -> "Watch":
-        """Deliver what the state file still holds, and scan every interval."""
+    def start(self, delay: float = 0.0) -> "Watch":
+        """Deliver what the state file still holds, and scan every interval (the first scan after `delay` s)."""
         self.delivery.start()
-        self.fleet.start()
+        self.fleet.start(delay)
         return self
 
     def on_scan(self, summaries: tuple[RunSummary, ...], now: float) -> list[Message]:

@@ -24,6 +24,10 @@ from . import session
 from .settings import Settings
 
 TEST_WAIT_SECONDS = 20.0  # how long the button's viewer waits for the targets' answers (Apprise's timeouts are shorter)
+#: The watcher's first scan waits this long after the page view that started it. Why: that scan parses every run's
+#: config header (ast.literal_eval) while Streamlit compiles the page (ast.parse), and CPython 3.11's ast is not
+#: thread-safe (gh-106905: "AST constructor recursion depth mismatch", raised in either thread).
+FIRST_SCAN_DELAY = 5.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def _running(roots: tuple[str, ...]) -> Running:
         return Running(None, "its state file cannot be used (the server log says which; move it away to start afresh).")
     except OSError as e:
         return Running(None, f"the state folder cannot be used ({e.strerror or type(e).__name__}).")
-    return Running(watch.start())
+    return Running(watch.start(FIRST_SCAN_DELAY))
 
 
 def start(settings: Settings) -> Running | None:
