@@ -592,6 +592,9 @@ def test_the_watcher_killed_and_restarted_mid_run_sends_nothing_twice_and_misses
     assert got[0] == "RadioDash: a: error non_finite_loss" and len(got) == 4, got
     assert sorted(got[1:]) == ["RadioDash: a: finished", "RadioDash: b: error non_finite_loss",
                                "RadioDash: c: error non_finite_loss"]
+    for m in receiver.received():  # each names its run and links its view
+        run = m["title"].split(": ")[1]
+        assert f"Run: {run} (under {root})" in m["message"] and f"Open: {BASE}?run={run}" in m["message"]
     text = log.read_text()
     assert "watching the runs under" in text and f"json://bot:****@127.0.0.1:{receiver.port}/hook" in text
     assert PASSWORD not in text and url not in text
