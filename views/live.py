@@ -6,7 +6,7 @@ import streamlit as st
 from radiodash import charts, radiodiff
 from radiodash.analysis import analyze, live_header
 from radiodash.model import config_value, short_name
-from radiodash.ui import session as ui
+from radiodash.ui import notifications, session as ui
 from radiodash.ui.figures import cached
 from radiodash.text import age, duration, md_escape, rate
 
@@ -162,4 +162,5 @@ def panels(snap) -> None:
 
 
 ticker()
+notifications.panel()
 panels(page_snap)
