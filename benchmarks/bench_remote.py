@@ -28,18 +28,9 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from _common import big_log  # noqa: E402
 from radiodash.remote import RemoteSource, close_all  # noqa: E402
 from radiodash.run import open_run  # noqa: E402
+from runcheck import step_starts  # noqa: E402
 from sshd import Relay, SshServer, unavailable_reason  # noqa: E402
 
-STEP = b"[Train Step]"
-
-
-def step_starts(data: bytes) -> list[int]:
-    out, pos = [], 0
-    for line in data.splitlines(keepends=True):
-        if STEP in line:
-            out.append(pos)
-        pos += len(line)
-    return out
 
 
 def full_read(server: SshServer, folder: Path, size: int, repeat: int = 2) -> None:

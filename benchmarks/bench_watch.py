@@ -15,7 +15,7 @@ import os
 import random
 import re
 import signal
-import sqlite3
+
 import statistics
 from collections import Counter
 import subprocess
@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 from receivers import JsonReceiver  # noqa: E402
 
+from radiodash.notify.state import read_last_scan  # noqa: E402
 from radiodash.simulate import SimConfig, render  # noqa: E402
 
 DAY = 86_400.0
@@ -43,17 +44,6 @@ def write_files(folder: Path, files: dict[str, bytes], mtime: float | None = Non
         (folder / name).write_bytes(data)
         if mtime is not None:
             os.utime(folder / name, (mtime, mtime))
-
-
-def last_scan(state: Path) -> float | None:
-    for f in state.glob("watch-*.sqlite"):
-        with sqlite3.connect(f"file:{f}?mode=ro", uri=True) as db:
-            try:
-                row = db.execute("SELECT value FROM meta WHERE key = 'last_scan'").fetchone()
-            except sqlite3.OperationalError:
-                return None
-        return float(row[0]) if row else None
-    return None
 
 
 class Writers:
@@ -152,7 +142,7 @@ def main() -> int:
                             stdout=subprocess.DEVNULL, stderr=log)
     ps = psutil.Process(proc.pid)
     try:
-        while last_scan(state) is None:
+        while read_last_scan(state) is None:
             if proc.poll() is not None:
                 raise SystemExit("the watcher exited: " + (tmp / "watch.log").read_text()[-2000:])
             time.sleep(0.05)

@@ -74,21 +74,28 @@ class Reader(Protocol):
         ...
 
 
-class LogReader:
-    """A text log (launch file or console capture): tail → parser, lines numbered here."""
+class _FileReader:
+    """What every reader holds: its file's path and name, and the tail of its bytes."""
 
-    def __init__(self, path: str, limits: Limits = Limits()) -> None:
+    def __init__(self, path: str, tail: FileTail) -> None:
         self.path = path
         self.name = path.rsplit("/", 1)[-1]
-        self.tail = FileTail(path, block=limits.read_block, max_line=limits.max_line_bytes)
-        self.parser = Parser(path, max_keys=limits.max_keys, max_key_bytes=limits.max_key_bytes,
-                             parallel_bytes=limits.parallel_bytes)
-        self.line = 1  # number of the next line
+        self.tail = tail
 
     @property
     def bytes_read(self) -> int:
         """Bytes read from the file so far."""
         return self.tail.bytes_read
+
+
+class LogReader(_FileReader):
+    """A text log (launch file or console capture): tail → parser, lines numbered here."""
+
+    def __init__(self, path: str, limits: Limits = Limits()) -> None:
+        super().__init__(path, FileTail(path, block=limits.read_block, max_line=limits.max_line_bytes))
+        self.parser = Parser(path, max_keys=limits.max_keys, max_key_bytes=limits.max_key_bytes,
+                             parallel_bytes=limits.parallel_bytes)
+        self.line = 1  # number of the next line
 
     def read(self, source: Source, buffer: ReadBuffer | None = None) -> Iterator[ReaderItem]:
         """Parsed chunks of the new complete lines, resets and notices, in file order."""
@@ -110,7 +117,7 @@ class LogReader:
                 yield Notice(self.path, None, item.message)
 
 
-class EventReader:
+class EventReader(_FileReader):
     """A TensorBoard event file: tail (raw bytes) → decoder (TFRecord framing, Event protobufs).
 
     The decoder keeps an incomplete last record until its bytes arrive (the writer flushes every
@@ -118,15 +125,8 @@ class EventReader:
     """
 
     def __init__(self, path: str, limits: Limits = Limits()) -> None:
-        self.path = path
-        self.name = path.rsplit("/", 1)[-1]
-        self.tail = FileTail(path, block=limits.read_block, lines=False)
+        super().__init__(path, FileTail(path, block=limits.read_block, lines=False))
         self.decoder = EventDecoder()
-
-    @property
-    def bytes_read(self) -> int:
-        """Bytes read from the file so far."""
-        return self.tail.bytes_read
 
     def read(self, source: Source, buffer: ReadBuffer | None = None) -> Iterator[ReaderItem]:
         """Decoded values, resets and notices, in file order."""

@@ -42,3 +42,13 @@ def parse_files(files: dict[str, bytes], folder: str = "/sim") -> Snapshot:
         end = data.rfind(b"\n") + 1
         store.ingest(Parser(path).feed(data[:end], 1), end)
     return store.snapshot()
+
+
+def step_starts(data: bytes) -> list[int]:
+    """Byte offsets of the step lines of a log (to cut or append it at a step)."""
+    out, pos = [], 0
+    for line in data.splitlines(keepends=True):
+        if b"[Train Step]" in line:
+            out.append(pos)
+        pos += len(line)
+    return out

@@ -423,3 +423,21 @@ def test_messages_beyond_the_per_line_limit_are_counted_not_dropped_silently():
     msgs = "".join(_line(100 * i) for i in range(1, 71))  # 70 step messages on one physical line
     s = parse_text(msgs + "\n")
     assert len(s.frame) == 64 and s.problem_count == 1 and "6 more messages" in s.problems[0].reason
+
+
+def test_a_config_header_survives_pythons_ast_thread_race(monkeypatch):
+    """CPython 3.11's ast is not thread-safe (gh-106905): literal_eval can raise SystemError when another
+    thread compiles at the same time. The header is read again, not lost."""
+    import radiodash.parse as parse
+
+    real, calls = parse.ast.literal_eval, {"n": 0}
+
+    def racing(text):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=45, after=36)")
+        return real(text)
+
+    monkeypatch.setattr(parse.ast, "literal_eval", racing)
+    s = parse_text(CFG + "\n" + GEN + "\n")
+    assert calls["n"] == 2 and s.segments[0].config["trainer"]["train_num_steps"] == 150000

@@ -26,11 +26,10 @@ from radiodash.run import open_run
 from radiodash.security import Refused, list_runs
 from radiodash.simulate import SimConfig, render
 from radiodash.source import LocalSource, as_source
-from runcheck import assert_same_run, parse_files
+from runcheck import assert_same_run, parse_files, step_starts
 from sshd import Relay, free_port, running_sshd, sshd  # noqa: F401 - pytest fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
-STEP = b"[Train Step]"
 
 
 def remote(server, path, *, port: int | None = None, **kw) -> RemoteSource:
@@ -49,16 +48,6 @@ def write(folder: Path, files: dict[str, bytes]) -> Path:
 def append(path: Path, data: bytes) -> None:
     with open(path, "ab") as f:
         f.write(data)
-
-
-def step_starts(data: bytes) -> list[int]:
-    """Byte offsets of the step lines of a log."""
-    out, pos = [], 0
-    for line in data.splitlines(keepends=True):
-        if STEP in line:
-            out.append(pos)
-        pos += len(line)
-    return out
 
 
 def until_reachable(run, deadline: float = 30.0) -> int:

@@ -189,3 +189,16 @@ class StateStore:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         finally:
             self._lock_file.close()
+
+
+def read_last_scan(folder: str | os.PathLike) -> float | None:
+    """The last committed scan time of the watcher whose state files are in `folder`, read without the
+    watcher's lock (read-only, for a benchmark or a test waiting on a running watcher); None before one."""
+    for f in Path(folder).glob("watch-*.sqlite"):
+        with sqlite3.connect(f"file:{f}?mode=ro", uri=True) as db:
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key = 'last_scan'").fetchone()
+            except sqlite3.OperationalError:
+                return None
+        return float(row[0]) if row else None
+    return None

@@ -3,7 +3,6 @@ receiver, headless Chromium. The URLs (with a password in them) never reach the 
 from __future__ import annotations
 
 import re
-import sqlite3
 import sys
 import tempfile
 import time
@@ -15,21 +14,11 @@ from .conftest import Server, shot
 from .logwriter import append, step, write_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from radiodash.notify.state import read_last_scan  # noqa: E402
 from receivers import JsonReceiver, free_port  # noqa: E402
 
 FIRST_LOAD = 45_000
 PASSWORD = "Pw-S3cret-E2E-9034"
-
-
-def last_scan(state: Path) -> float | None:
-    for f in state.glob("watch-*.sqlite"):
-        with sqlite3.connect(f"file:{f}?mode=ro", uri=True) as db:
-            try:
-                row = db.execute("SELECT value FROM meta WHERE key = 'last_scan'").fetchone()
-            except sqlite3.OperationalError:
-                return None
-        return float(row[0]) if row else None
-    return None
 
 
 def test_the_server_notifies_links_the_view_and_never_shows_a_url(root, context):
@@ -46,9 +35,9 @@ def test_the_server_notifies_links_the_view_and_never_shows_a_url(root, context)
         panel = page.get_by_text("Notifications on: to 2 targets.")
         expect(panel).to_be_visible(timeout=FIRST_LOAD)  # the first page view started the watcher
         deadline = time.monotonic() + 60
-        while last_scan(state) is None and time.monotonic() < deadline:
+        while read_last_scan(state) is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert last_scan(state) is not None
+        assert read_last_scan(state) is not None
         append(log, [1_000])
         with open(log, "a") as f:  # the run diverges
             f.write(re.sub(r"train/rec_loss: [0-9.]+", "train/rec_loss: nan", step(1_100)))
