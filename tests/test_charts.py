@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from radiodash import charts, open_run
@@ -217,3 +218,133 @@ def test_nan_markers_only_where_the_log_printed_nan(tmp_path):
     fig = charts.metric_figure(snap, "train/disc_loss", smooth=0)
     (marks,) = [t for t in fig.data if t.name == "nan/inf"]
     assert list(marks.text) == ["nan at step 0"]
+
+
+# ---------------------------------------------------------------- the event files, the step range, the x axis
+
+
+@pytest.fixture(scope="module")
+def with_events(tmp_path_factory):
+    """A finished VAE run of 2,000 steps with its event file (every step, every tag) and log (every 100)."""
+    from radiodash.simulate import write_run
+
+    folder = tmp_path_factory.mktemp("ev") / "run"
+    write_run(folder, SimConfig(train_num_steps=2_000, disc_start=1_001, save_and_sample_every=500, events=True))
+    run = open_run(folder)
+    snap = run.snapshot()
+    run.close()
+    assert len(snap.events) == 2_000 and len(snap.frame) == 20
+    return snap, analyze(snap, now=0)
+
+
+def names(fig) -> list[str]:
+    return [t.name for t in fig.data]
+
+
+def test_metric_panels_draw_the_event_files_per_step_with_the_log_on_top(with_events):
+    snap, a = with_events
+    fig = charts.metric_figure(snap, "train/rec_loss", a, source="both", max_points=5_000)
+    assert names(fig) == ["event files, every step", "event files, every step", "log records"]
+    raw, smooth, log = fig.data
+    assert list(raw.x) == list(range(2_000)) and np.array_equal(np.asarray(raw.y), snap.events["rec_loss"].to_numpy())
+    assert np.allclose(np.asarray(smooth.y), charts.smooth_ema(snap.events["rec_loss"].to_numpy(), 0.6))
+    assert list(log.x) == list(range(0, 2_000, 100)) and log.mode == "markers"
+    assert np.array_equal(np.asarray(log.y), snap.frame["train/rec_loss"].to_numpy())
+    assert fig.layout.showlegend is not False and fig.layout.legend.y < 0  # the legend says which is which
+    assert names(charts.metric_figure(snap, "train/rec_loss", a, source="events")) == ["event files, every step"] * 2
+    log_only = charts.metric_figure(snap, "train/rec_loss", a, source="log")
+    assert names(log_only) == ["rec_loss (raw)", "rec_loss"] and list(log_only.data[0].x) == list(range(0, 2_000, 100))
+    # the default (the report's) is the log: the two sources are never merged
+    assert names(charts.metric_figure(snap, "train/rec_loss", a)) == ["rec_loss (raw)", "rec_loss"]
+    # a log metric without an event tag says so when the page draws the event files elsewhere
+    nll = charts.metric_figure(snap, "train/nll_loss", a, source="both")
+    assert "(log only: no event tag)" in nll.layout.title.text and names(nll) == ["nll_loss (raw)", "nll_loss"]
+
+
+def test_the_lr_panel_uses_the_exact_learning_rate_one_step_ahead(with_events):
+    snap, a = with_events
+    fig = charts.lr_figure(snap, a, source="both", max_points=5_000)
+    assert names(fig) == ["Learning_Rate (event files, exact)", "lr in the log (5 decimals)"]
+    exact = fig.data[0]
+    # written after the scheduler stepped: the value at event step s is the rate of step s + 1, drawn there
+    assert list(exact.x) == list(range(1, 2_001))
+    # by hand: step 1 of 2,000 at lr 5e-6 is 5e-6 x (1 - 1/2,000) ** 0.95 (float32 in the file)
+    assert exact.y[0] == pytest.approx(5e-6 * (1 - 1 / 2_000) ** 0.95, rel=1e-6)
+    assert np.array_equal(np.asarray(exact.y), snap.events["Learning_Rate"].to_numpy())
+    # without the event files (or with "log"): the log's lr and the config's schedule, as for a log-only run
+    assert names(charts.lr_figure(snap, a, source="log")) == ["lr in the log (5 decimals)", "schedule from the config"]
+
+
+def test_the_discriminator_panel_adds_loss_and_logits_from_the_event_files(tmp_path):
+    from radiodash.simulate import write_run
+
+    # accumulation 2: the discriminator steps, and both sources have its loss and logits
+    write_run(tmp_path / "run", SimConfig(train_num_steps=2_000, disc_start=1_001, grad_accum=2, events=True))
+    run = open_run(tmp_path / "run")
+    snap = run.snapshot()
+    run.close()
+    a = analyze(snap, now=0)
+    fig = charts.discriminator_figure(snap, a, source="both", max_points=5_000)
+    assert names(fig) == ["disc_factor", "d_weight", "disc_loss (event files)", "disc_loss (log)",
+                          "logits_real (event files)", "logits_real (log)", "logits_fake (event files)",
+                          "logits_fake (log)"]
+    assert list(fig.data[2].x) == list(range(2_000)) and fig.data[2].xaxis == "x3"
+    assert np.array_equal(np.asarray(fig.data[4].y), snap.events["logits_real"].to_numpy())
+    assert fig.data[3].mode == "markers" and list(fig.data[3].x) == list(range(0, 2_000, 100))
+    assert names(charts.discriminator_figure(snap, a, source="events"))[2:] == [
+        "disc_loss (event files)", "logits_real (event files)", "logits_fake (event files)"]
+    assert names(charts.discriminator_figure(snap, a, source="log"))[2:] == [
+        "disc_loss (log)", "logits_real (log)", "logits_fake (log)"]
+
+
+def test_without_the_discriminators_series_the_panel_has_two_rows(with_events):
+    snap, a = with_events  # accumulation 1: neither source has the discriminator's loss
+    fig = charts.discriminator_figure(snap, a, source="both")
+    assert names(fig) == ["disc_factor", "d_weight"] and "xaxis3" not in fig.to_plotly_json()["layout"]
+
+
+def test_every_step_axis_panel_takes_the_step_range(with_events):
+    snap, a = with_events
+    lo, hi = 600, 1_400
+    figs = {"metric": charts.metric_figure(snap, "train/rec_loss", a, source="both", step_range=(lo, hi)),
+            "overlay": charts.overlay_figure(snap, ["train/rec_loss"], a, step_range=(lo, hi)),
+            "disc": charts.discriminator_figure(snap, a, source="both", step_range=(lo, hi)),
+            "lr": charts.lr_figure(snap, a, source="both", step_range=(lo, hi)),
+            "decomp": charts.decomposition_figure(snap, a, step_range=(lo, hi))}
+    for key, fig in figs.items():
+        axes = [k for k in fig.to_plotly_json()["layout"] if k.startswith("xaxis")]
+        assert axes and all(tuple(fig.layout[k].range) == (lo, hi) for k in axes), key
+        for tr in fig.data:
+            x = np.asarray(tr.x, float)
+            assert x.size and x.min() >= lo and x.max() <= hi, (key, tr.name)
+    # the distribution: the records of the range only (3 phases, all inside 600-1,400 here or partly)
+    dist = charts.distribution_figure(snap, a, "train/rec_loss", step_range=(lo, hi))
+    inside = snap.frame[(snap.frame.step >= lo) & (snap.frame.step <= hi)]["train/rec_loss"].to_numpy()
+    assert min(dist.data[0].lowerfence) >= inside.min() and max(dist.data[0].upperfence) <= inside.max()
+    # the range is part of each panel's uirevision: a new range is a new view, not the old zoom
+    assert figs["metric"].layout.uirevision != charts.metric_figure(snap, "train/rec_loss", a, source="both").layout.uirevision
+
+
+def test_time_axes_put_the_event_files_on_the_logs_clock(with_events):
+    snap, a = with_events
+    fig = charts.metric_figure(snap, "train/rec_loss", a, source="both", x="time", max_points=5_000)
+    events_x = pd.to_datetime(np.asarray(fig.data[0].x))
+    log_x = pd.to_datetime(np.asarray(fig.data[2].x))
+    # step 500 in both sources: written in the same moment of the trainer, so within a second on one clock
+    assert abs((events_x[500] - log_x[5]).total_seconds()) < 1
+    assert fig.layout.xaxis.title.text == "wall-clock time (the log's clock)"
+    hours = charts.lr_figure(snap, a, source="both", x="hours", max_points=5_000)
+    assert hours.layout.xaxis.title.text == "hours since start" and 0 <= hours.data[0].x[0] < 0.01
+
+
+def test_constant_series_are_named_not_drawn(with_events, tmp_path):
+    snap, _ = with_events
+    assert charts.constant_metrics(snap) == {"train/logvar": 0.0}
+    assert "train/disc_factor" in charts.constant_metrics(snap, (0, 900))  # 0 before disc_start 1,001
+    log = tmp_path / "x_.log"
+    log.write_text("".join(f"2025-08-15 20:00:0{s},000 [Train Step] {s}/10: train/a: 1.00000, train/b: "
+                           f"{'nan' if s == 2 else '1.00000'}, train/c: {s}.00000, \n" for s in range(4)))
+    run = open_run(log)
+    one = run.snapshot()
+    run.close()
+    assert charts.constant_metrics(one) == {"train/a": 1.0}  # b printed a nan: drawn, with its marker
