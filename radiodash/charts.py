@@ -23,7 +23,7 @@ from plotly.subplots import make_subplots
 from scipy.signal import lfilter
 from tsdownsample import MinMaxLTTBDownsampler
 
-from .model import Snapshot, metric_column, short_name
+from .model import Snapshot, config_value, metric_column, short_name
 from .radiodiff import d_weight_clamp, share_at_clamp
 
 X_CHOICES = ("step", "time", "hours")
@@ -210,13 +210,22 @@ def uses_events(snap: Snapshot, source: str) -> bool:
     return source in ("both", "events") and bool(event_tags(snap)) and len(snap.events) > 0
 
 
-def _step_axis_range(fig: go.Figure, ax: Axis, step_range: tuple[int, int] | None, axes: Sequence[str] = ("xaxis",)) -> None:
-    """On a step axis, the step range is the axis' range: every panel of the page shows the same steps."""
-    if ax.kind == "step" and step_range is not None:
-        lo, hi = step_range
-        for a in axes:
-            fig.layout[a].range = [lo, hi]
-            fig.layout[a].autorange = False
+def run_span(snap: Snapshot) -> tuple[int, int] | None:
+    """The first and last step either source holds (the log's records, the event files' steps)."""
+    ends = [(int(t["step"].iloc[0]), int(t["step"].iloc[-1])) for t in (snap.frame, snap.events) if len(t)]
+    return (min(a for a, _ in ends), max(b for _, b in ends)) if ends else None
+
+
+def _step_axis_range(fig: go.Figure, snap: Snapshot, ax: Axis, step_range: tuple[int, int] | None,
+                     axes: Sequence[str] = ("xaxis",)) -> None:
+    """On a step axis, the step range — else the run's whole span — is the axis' range: every panel of
+    the page shows the same steps, aligned one under the other (autorange pads each panel differently)."""
+    span = step_range if step_range is not None else run_span(snap)
+    if ax.kind != "step" or span is None or span[0] == span[1]:
+        return
+    for a in axes:
+        fig.layout[a].range = list(span)
+        fig.layout[a].autorange = False
 
 
 def _revision(snap: Snapshot, panel: str, ax: Axis, step_range: tuple[int, int] | None, *extra: object) -> str:
@@ -411,7 +420,7 @@ def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str =
         lo, hi = _bounds(step_range, frame["step"].to_numpy() if len(frame) else np.zeros(0))
         decorate_steps(fig, snap, analysis, lo, hi, label=False)
     fig.update_xaxes(title_text=ax.title)
-    _step_axis_range(fig, ax, step_range)
+    _step_axis_range(fig, snap, ax, step_range)
     _layout(fig, title, height, _revision(snap, f"metric:{metric}", ax, step_range, source))
     if draw_events and draw_log:
         _legend_below(fig)
@@ -471,7 +480,7 @@ def overlay_figure(snap: Snapshot, metrics: Sequence[str], analysis=None, *, smo
         decorate_steps(fig, snap, analysis, lo if step_range else None, hi if step_range else None)
     fig.update_yaxes(title_text="scaled: 0 = min, 1 = max in view", range=[-0.05, 1.05])
     fig.update_xaxes(title_text=xtitle)
-    _step_axis_range(fig, ax, step_range)
+    _step_axis_range(fig, snap, ax, step_range)
     return _layout(fig, "Overlay (log)", height, _revision(snap, "overlay", ax, step_range))
 
 
@@ -549,9 +558,9 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 460, *, x: str 
     disc = getattr(analysis, "disc", None)
     dw = (analysis.config or {}).get("model", {}).get("lossconfig", {}).get("disc_weight") if analysis else None
     clamp = d_weight_clamp(dw) if isinstance(dw, (int, float)) and not isinstance(dw, bool) else None
-    titles = ["disc_factor" + (f" · dashed: disc_start {disc.configured_step:,} (config)"
-                               if disc is not None and disc.configured_step is not None and ax.kind == "step" else ""),
-              "d_weight" + (f" · dashed: clamp ceiling 1e4 × disc_weight = {clamp:,.0f}" if clamp is not None else "")]
+    # short titles: the reference lines are explained under the chart (`discriminator_notes`), where a
+    # sentence wraps instead of running off a narrow panel
+    titles = ["disc_factor", "d_weight"]
     if third:
         titles.append("discriminator loss and logits" + (" (event files, every step)" if ev_on else " (log)"))
     n_rows = len(titles)
@@ -577,10 +586,10 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 460, *, x: str 
             # widens a data axis to fit an annotation: one long line stretched the panel past the last step)
             span = float(hi - lo) if hi is not None and lo is not None and hi > lo else 0.0
             right_half = ax.kind == "step" and span > 0 and (disc.first_on_step - lo) / span > 0.5
-            fig.add_annotation(x=x_on, y=0.5, xref="x", yref="y", text=f"discriminator switched on<br>{where}",
-                               showarrow=True, arrowhead=2, arrowsize=0.8, ax=-70 if right_half else 70, ay=0,
+            fig.add_annotation(x=x_on, y=0.5, xref="x", yref="y", text="switched on", hovertext=f"switched on {where}",
+                               showarrow=True, arrowhead=2, arrowsize=0.8, ax=-36 if right_half else 36, ay=0,
                                xanchor="right" if right_half else "left", align="left",
-                               font=dict(size=11, color="#d62728"), bgcolor="rgba(255,255,255,0.9)")
+                               font=dict(size=10, color="#d62728"), bgcolor="rgba(255,255,255,0.9)")
     if dw_c is not None:
         xs, w, _ = _log_series(frame, dw_c, ax, rows, max_points)
         fig.add_trace(go.Scatter(x=xs, y=w, mode="lines", line=dict(color=PALETTE[4], width=1), name="d_weight"),
@@ -592,7 +601,8 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 460, *, x: str 
             fin = allw[np.isfinite(allw)]
             if (share_at_clamp(allw, dw) or 0.0) > 0.5 and fin.size:
                 # mostly at the ceiling: show it from 0, not as a flat line in a ±1 band around 5,000
-                fig.update_yaxes(range=[0, 1.12 * max(clamp, float(fin.max()))], row=2, col=1)
+                top = 1.12 * max(clamp, float(fin.max()))
+                fig.update_yaxes(range=[-0.04 * top, top], row=2, col=1)  # 0 clear of the x axis labels
     for i, n in enumerate(third):
         color = PALETTE[(5 + i) % len(PALETTE)]
         if ev_on and n in snap.events.columns:
@@ -606,12 +616,30 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 460, *, x: str 
             fig.add_trace(go.Scatter(x=xs, y=v, mode="markers" if ev_on else "lines", name=f"{n} ({LOG_NAME})",
                                      marker=dict(color=color, size=4), line=dict(color=color, width=1)), row=3, col=1)
     fig.update_xaxes(title_text=ax.title, row=n_rows, col=1)
-    _step_axis_range(fig, ax, step_range, axes=[f"xaxis{i if i > 1 else ''}" for i in range(1, n_rows + 1)])
+    _step_axis_range(fig, snap, ax, step_range, axes=[f"xaxis{i if i > 1 else ''}" for i in range(1, n_rows + 1)])
     fig = _layout(fig, "Discriminator", height, _revision(snap, "disc", ax, step_range, source))
     fig.update_layout(showlegend=bool(third))
     if third:
         _legend_below(fig, 2)
     return fig
+
+
+def discriminator_notes(analysis, step_range: tuple[int, int] | None = None) -> list[str]:
+    """The discriminator panel's reference lines in sentences, for under the chart."""
+    disc = getattr(analysis, "disc", None)
+    out = []
+    if disc is not None and disc.configured_step is not None:
+        out.append(f"Dashed grey line: disc_start = {disc.configured_step:,} in the config.")
+    if disc is not None and disc.first_on_step is not None:
+        where = (f"between steps {disc.last_off_step:,} and {disc.first_on_step:,}" if disc.last_off_step is not None
+                 else f"at step {disc.first_on_step:,}")
+        out.append(f"The discriminator switched on {where} (disc_factor 0 → 1; arrow and dotted red line).")
+    elif disc is not None:
+        out.append("The discriminator has not switched on yet (disc_factor is 0 on every record).")
+    dw = config_value(getattr(analysis, "config", None), "model", "lossconfig", "disc_weight")
+    if isinstance(dw, (int, float)) and not isinstance(dw, bool):
+        out.append(f"Dashed red line: d_weight's clamp ceiling 1e4 × disc_weight = {d_weight_clamp(dw):,.0f}.")
+    return out
 
 
 def lr_ticks(top: float) -> tuple[list[float], list[str]]:
@@ -686,10 +714,10 @@ def lr_figure(snap: Snapshot, analysis, height: int = 320, *, x: str = "step",
             tops.append(float(np.nanmax(rec)))
     top = max([t for t in tops if math.isfinite(t)] or [0.0])
     vals, texts = lr_ticks(top)
-    fig.update_yaxes(title_text="learning rate", range=[0, 1.08 * top if top > 0 else 1.0], tickmode="array",
+    fig.update_yaxes(title_text="learning rate", range=[-0.04 * top, 1.08 * top] if top > 0 else [0, 1.0], tickmode="array",
                      tickvals=vals, ticktext=texts, autorange=False)
     fig.update_xaxes(title_text=ax.title)
-    _step_axis_range(fig, ax, step_range)
+    _step_axis_range(fig, snap, ax, step_range)
     _layout(fig, "Learning rate", height, _revision(snap, "lr", ax, step_range, source))
     _legend_below(fig, 2)
     return fig
@@ -727,7 +755,7 @@ def decomposition_figure(snap: Snapshot, analysis, height: int = 440, *, x: str 
     fig.update_yaxes(title_text="residual", tickmode="array", tickvals=[-vals[-1], 0.0, vals[-1]] if top > 0 else [0.0],
                      ticktext=[f"-{texts[-1]}", "0", texts[-1]] if top > 0 else ["0"], row=2, col=1)
     fig.update_xaxes(title_text=ax.title, row=2, col=1)
-    _step_axis_range(fig, ax, step_range, axes=("xaxis", "xaxis2"))
+    _step_axis_range(fig, snap, ax, step_range, axes=("xaxis", "xaxis2"))
     _layout(fig, "Loss decomposition (log)", height, _revision(snap, "decomp", ax, step_range))
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.14, xanchor="left", x=0), margin=dict(b=96))
     return fig
@@ -754,7 +782,7 @@ def distribution_figure(snap: Snapshot, analysis, metric: str, height: int = 320
             continue
         p25, p50, p75 = np.percentile(v, [25, 50, 75])
         iqr = p75 - p25
-        names.append(f"phase {label}" if a is not None else "whole run")
+        names.append(label if a is not None else "whole run")
         hover.append(plain(name))
         q1.append(p25), med.append(p50), q3.append(p75), mean.append(float(v.mean()))
         lo.append(float(v[v >= p25 - 1.5 * iqr].min())), hi.append(float(v[v <= p75 + 1.5 * iqr].max()))

@@ -134,14 +134,17 @@ def test_discriminator_panel_marks_switch_and_clamp():
     a = analyze(snap, now=0)
     fig = charts.discriminator_figure(snap, a)
     texts = [an.text for an in fig.layout.annotations]
-    assert any(t == "discriminator switched on<br>between steps 10,000 and 10,100" for t in texts)
-    # the two reference lines are named in their panels' titles, not in labels lying on the lines
-    assert "disc_factor · dashed: disc_start 10,001 (config)" in texts
-    assert "d_weight · dashed: clamp ceiling 1e4 × disc_weight = 5,000" in texts
+    assert texts == ["disc_factor", "d_weight", "switched on"]  # short: nothing runs off a narrow panel
+    assert fig.layout.annotations[2].x == 10_100 and fig.layout.annotations[2].showarrow
+    # the reference lines in sentences, under the chart
+    assert charts.discriminator_notes(a) == [
+        "Dashed grey line: disc_start = 10,001 in the config.",
+        "The discriminator switched on between steps 10,000 and 10,100 (disc_factor 0 → 1; arrow and dotted red line).",
+        "Dashed red line: d_weight's clamp ceiling 1e4 × disc_weight = 5,000."]
     assert any(s.y0 == 5000 and s.y1 == 5000 and s.yref == "y2" for s in fig.layout.shapes)
     assert any(s.x0 == 10_001 and s.x1 == 10_001 and s.line.dash == "dash" for s in fig.layout.shapes)
     # the simulator's d_weight sits at the ceiling most of the time: drawn from 0, not in a ±1 band
-    assert fig.layout.yaxis2.range[0] == 0 and fig.layout.yaxis2.range[1] == pytest.approx(1.12 * 5000)
+    assert fig.layout.yaxis2.range == (pytest.approx(-0.04 * 1.12 * 5000), pytest.approx(1.12 * 5000))
 
 
 def test_lr_panel_draws_the_schedule_from_the_config_on_its_own_scale():
@@ -152,13 +155,14 @@ def test_lr_panel_draws_the_schedule_from_the_config_on_its_own_scale():
     # by hand: 5e-6 x (1 - 0/20,000) ** 0.95 at step 0; at step 10,000: 5e-6 x 0.5 ** 0.95 = 2.588e-06
     assert rec[0] == pytest.approx(5e-6) and rec[list(fig.data[1].x).index(10_000)] == pytest.approx(2.5882e-6, rel=1e-4)
     # its own scale from 0, ticks that read as magnitudes
-    assert fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.range[1] == pytest.approx(1.08 * 1e-5)  # log: 0.00001
+    # from 0 (a sliver below, so the 0 tick clears the x axis' labels); the log's 0.00001 is the top
+    assert fig.layout.yaxis.range == (pytest.approx(-0.04 * 1e-5), pytest.approx(1.08 * 1e-5))
     assert list(fig.layout.yaxis.ticktext) == ["0", "2.5e-06", "5e-06", "7.5e-06", "1e-05"]
     # stage 2: 2e-05 is a visible magnitude (never a -1..1 axis where it reads 0)
     snap = parse_files(render(SimConfig(stage="diffusion", lr=2e-5, train_num_steps=20_000, log_freq=500))[0])
     fig = charts.lr_figure(snap, analyze(snap, now=0))
     assert [t.name for t in fig.data] == ["lr in the log (5 decimals)", "schedule from the config"]
-    assert fig.layout.yaxis.range == (0, pytest.approx(1.08 * 2e-5))
+    assert fig.layout.yaxis.range == (pytest.approx(-0.04 * 2e-5), pytest.approx(1.08 * 2e-5))
     assert list(fig.layout.yaxis.ticktext) == ["0", "5e-06", "1e-05", "1.5e-05", "2e-05"]
 
 

@@ -167,7 +167,7 @@ def test_stage_2_configuration_lr_and_panels(root, monkeypatch):
         "finetune checkpoint": "./radiodiff_LDM/model-8.pt", "lr (start)": "2e-05", "train_num_steps": "80,000"}
     assert "kl_weight" not in rows and "disc_start (step)" not in rows  # stage-1 rows only for stage 1
     lr = figure_titled(at, "Learning rate")
-    assert lr["layout"]["yaxis"]["range"] == [0, pytest.approx(1.08 * 2e-5)]
+    assert lr["layout"]["yaxis"]["range"] == [pytest.approx(-0.04 * 2e-5), pytest.approx(1.08 * 2e-5)]
     assert lr["layout"]["yaxis"]["ticktext"] == ["0", "5e-06", "1e-05", "1.5e-05", "2e-05"]
     assert [t["name"] for t in lr["data"]] == ["lr in the log (5 decimals)", "schedule from the config"]
     # no discriminator panel and no empty column: the panels that exist, side by side

@@ -105,7 +105,7 @@ def ticker() -> None:
     latest, total = tp.latest_step, tp.total_steps
     if latest is not None and total:
         st.progress(min(1.0, max(0.0, latest / total)), text=f"{latest:,} / {total:,} steps")
-    row = st.container(horizontal=True, gap="large")  # the figures wrap onto a second line when narrow
+    row = st.container(horizontal=True, gap="medium")  # the figures wrap onto a second line when narrow
     row.metric("Latest step", f"{latest:,}" if latest is not None else "—", width="content")
     row.metric("Steps/hour", rate(tp.steps_per_hour), width="content", help="Optimizer steps per hour inside "
                f"launches (log lines per hour: {rate(tp.lines_per_hour)}).")
@@ -169,7 +169,10 @@ def panels(snap) -> None:
 
     special = []
     if disc is not None:
-        special.append(("discriminator", lambda: ui.chart(disc, ui.chart_key("disc"))))
+        def disc_panel() -> None:
+            ui.chart(disc, ui.chart_key("disc"))
+            st.caption(md_escape(" ".join(charts.discriminator_notes(a, view.step_range))))
+        special.append(("discriminator", disc_panel))
     if lr is not None:
         special.append(("learning rate", lambda: ui.chart(lr, ui.chart_key("lr"))))
     dec = figure(snap, a, "decomp")

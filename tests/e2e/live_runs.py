@@ -50,3 +50,47 @@ def age_files(folder: Path, seconds_ago: float, now: float) -> None:
     t = now - seconds_ago
     for f in folder.iterdir():
         os.utime(f, (t, t))
+
+
+# ---------------------------------------------------------------- what the page shows
+
+FIRST_LOAD = 45_000
+
+#: Every Plotly chart of the page: its title, and per x axis its title and live range (what the user sees).
+CHARTS_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(g => ({
+    title: g._fullLayout.title && g._fullLayout.title.text,
+    axes: Object.fromEntries(Object.keys(g._fullLayout).filter(k => /^[xy]axis\\d*$/.test(k)).map(k =>
+        [k, {title: g._fullLayout[k].title && g._fullLayout[k].title.text, range: g._fullLayout[k].range.slice()}])),
+    traces: g._fullData.map(t => t.name)}))"""
+
+
+def metric(page, label: str):
+    return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+
+
+def charts(page) -> list[dict]:
+    return page.evaluate(CHARTS_JS)
+
+
+def chart(page, title: str):
+    """The chart whose Plotly title is exactly `title`."""
+    import re
+
+    return page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text=re.compile(f"^{re.escape(title)}"))).first
+
+
+def trace_data(page, title: str, name: str) -> dict:
+    """x and y of the trace `name` of chart `title`, as drawn in the page (typed arrays made plain)."""
+    return chart(page, title).evaluate("""(g, name) => { const t = g._fullData.find(t => t.name === name);
+        return t ? {x: Array.from(t.x), y: Array.from(t.y)} : null }""", name)
+
+
+def box_zoom(page, locator, x0: float = 0.3, x1: float = 0.5, y0: float = 0.3, y1: float = 0.6) -> None:
+    """Drag a zoom box with the mouse across part of a chart's plot area, as a user does."""
+    locator.scroll_into_view_if_needed()
+    box = locator.locator(".nsewdrag").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * x0, box["y"] + box["height"] * y0)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * x1, box["y"] + box["height"] * y1, steps=8)
+    page.mouse.up()
