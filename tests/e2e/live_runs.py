@@ -73,11 +73,16 @@ def charts(page) -> list[dict]:
 
 
 def chart(page, title: str):
-    """The chart whose Plotly title is exactly `title`."""
+    """The chart whose Plotly title is `title`, with or without a note after it ("Overlay" finds "Overlay (log)")."""
     import re
 
     return page.locator(".js-plotly-plot").filter(
-        has=page.locator(".gtitle", has_text=re.compile(f"^{re.escape(title)}"))).first
+        has=page.locator(".gtitle", has_text=re.compile(f"^{re.escape(title)}( \\(.*\\))?$"))).first
+
+
+def plain_title(title: str) -> str:
+    """A chart title without its note: 'Overlay (log)' -> 'Overlay', 'nll_loss <span…>(log only…)' -> 'nll_loss'."""
+    return title.split(" <span")[0].removesuffix(" (log)")
 
 
 def trace_data(page, title: str, name: str) -> dict:
