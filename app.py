@@ -28,6 +28,7 @@ def main() -> None:
         st.Page("views/live.py", title="Live", icon=":material/monitoring:", default=True),
         st.Page("views/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
         st.Page("views/report.py", title="Report", icon=":material/description:"),
+        st.Page("views/samples.py", title="Samples", icon=":material/photo_library:"),
     ])
     ui.sidebar_picker(settings, selection)
     if settings.demo:

@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("parse", help="parse a log file or results folder into a table")
     p.add_argument("path")
     p.add_argument("--csv", required=True, help="output CSV (columns: step, time, segment, file, metrics…)")
+    p.add_argument("--events", action="store_true",
+                   help="write the event files' per-step table instead (columns: step, wall_time, one per tag)")
 
     p = sub.add_parser("analyze", help="phases, events, alerts, statistics as JSON")
     p.add_argument("path")
@@ -169,6 +171,8 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(f"cannot read {path}: {e.strerror or e}", 1) from None
     snap = run.snapshot()
     run.close()
+    if args.command == "parse" and args.events:
+        return _parse_events(snap, path, outputs["csv"])
     if not _has_log_lines(snap):
         raise CliError(f"no RadioDiff log lines in {path}", 1)
     if args.command == "parse":
@@ -200,6 +204,21 @@ def _run(args: argparse.Namespace) -> int:
         wrote.append(str(files.html))
     note = f" (no chart images: {files.image_problem})" if files.image_problem else ""
     print("wrote " + ", ".join(wrote) + note, file=sys.stderr)
+    return 0
+
+
+def _parse_events(snap, path, out: Path) -> int:
+    """`parse --events`: the event files' per-step table (a second source: never mixed into the log's CSV)."""
+    from .analysis.sources import event_tags
+    from .report import events_csv
+
+    tags = event_tags(snap.events)
+    if not len(snap.events) or not tags:
+        raise CliError(f"no TensorBoard event values in {path} (no events.out.tfevents.* file with a scalar)", 1)
+    out.write_text(events_csv(snap), encoding="utf-8")
+    notices = [n for n in snap.notices if "tfevents" in n]
+    extra = f"; {len(notices)} notice(s), first: {notices[0]}" if notices else ""
+    print(f"wrote {out}: {len(snap.events):,} steps × {len(tags)} tags from the event files{extra}", file=sys.stderr)
     return 0
 
 

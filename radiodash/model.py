@@ -96,6 +96,10 @@ class Snapshot:
     # column per tag as written — a second, labelled source, never merged into `frame`'s columns
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"step": np.zeros(0, np.int64),
                                                                        "wall_time": np.zeros(0)}))
+    # the same rows and columns as `events`, True where a record of that tag was read at that step:
+    # a NaN in `events` is a value the trainer wrote as nan exactly where this is True
+    events_written: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"step": np.zeros(0, np.int64),
+                                                                               "wall_time": np.zeros(0)}))
     # sample images and checkpoints of the results folder as last listed (radiodash.source.Entry)
     artifacts: tuple = ()
 

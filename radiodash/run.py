@@ -60,7 +60,7 @@ class Run:
                 make = self.reader_factories.get(e.kind)
                 if make is not None and e.path not in self.readers:
                     self.readers[e.path] = make(e.path, self.limits)
-            total = sum(e.stat.size for e in entries if e.path in self.readers)
+            total = sum(e.stat.size for e in entries if e.kind is FileKind.LOG and e.path in self.readers)
             listed = {e.path: e.stat for e in entries}
             buffer = self.limits.buffer()
             added = 0

@@ -160,19 +160,22 @@ class LocalHandle:
         os.close(self.fd)
 
 
-def open_local(path: str) -> LocalHandle | None:
+def open_local(path: str, *, follow_symlink: bool = True) -> LocalHandle | None:
     """Open a local file for reading without ever blocking; None when it does not exist.
 
     Raises NotRegular for anything that is not a regular file (a FIFO opened non-blocking
-    returns at once instead of waiting for a writer; it is then refused).
+    returns at once instead of waiting for a writer; it is then refused), and, with
+    `follow_symlink` off, for a symlink (a file of a run folder swapped for a link to elsewhere).
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlink else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         return None
     except OSError as e:
         if e.errno == errno.ELOOP:
-            raise NotRegular(f"{os.path.basename(path)} is a symlink loop") from None
+            what = "a symlink loop" if follow_symlink else "a symlink; files of a run folder are not followed"
+            raise NotRegular(f"{os.path.basename(path)} is {what}") from None
         if e.errno in (errno.ENXIO, errno.ENODEV, errno.EISDIR):  # a socket, a device, a folder
             raise NotRegular(f"{os.path.basename(path)} is not a regular file") from None
         raise
@@ -212,7 +215,9 @@ class LocalSource:
     """A log file or a results folder on this machine.
 
     A folder's logs are its launch files (`*_.log`) or, when it has none, its other log files
-    (a console capture such as `nohup.out`). A single file is the run by itself.
+    (a console capture such as `nohup.out`). A single file is the run by itself. A symlink inside
+    a run folder is never followed (listed or opened): the folder was checked to be under the
+    served root, what its links point to was not.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -240,7 +245,7 @@ class LocalSource:
         with it:
             for e in it:
                 kind = kind_of(e.name)
-                if kind is None:
+                if kind is None or e.is_symlink():
                     continue
                 st = regular_stat(e.path, e)
                 if st is not None:
@@ -248,8 +253,8 @@ class LocalSource:
         return run_files(found)
 
     def open(self, path: str) -> LocalHandle | None:
-        """See `open_local`."""
-        return open_local(path)
+        """See `open_local`; a file inside the run folder is opened without following a symlink."""
+        return open_local(path, follow_symlink=path == self.location)
 
     def close(self) -> None:
         """Nothing to release."""

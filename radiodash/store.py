@@ -149,7 +149,7 @@ class RunStore:
         self.bytes_read = 0
         self.events = EventTable()  # the event files' values, one table per file (launch), stitched on demand
         self._events_version = 0
-        self._events_frame: tuple[int, pd.DataFrame] | None = None
+        self._events_frame: tuple[int, pd.DataFrame, pd.DataFrame] | None = None
         self.artifacts: tuple[Entry, ...] = ()  # sample images and checkpoints as last listed
         self.file_mtimes: dict[str, float] = {}
         self.read_time: float | None = None
@@ -456,18 +456,20 @@ class RunStore:
                 lines_read=self.lines_read, bytes_read=self.bytes_read,
                 last_write_time=max(self.file_mtimes.values(), default=None), read_time=self.read_time,
                 unreachable_since=self.unreachable_since,
-                files=tuple(self.files), raw_lines=cols["line"], events=self._event_frame(),
+                files=tuple(self.files), raw_lines=cols["line"], events=self._event_frame()[0],
+                events_written=self._event_frame()[1],
                 artifacts=self.artifacts,
                 lines=cols["line"] if kept is None else cols["line"][kept],
             )
             self._snap = snap
             return snap
 
-    def _event_frame(self) -> pd.DataFrame:
-        """The stitched per-step event table, rebuilt only when event values changed (lock held)."""
+    def _event_frame(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The stitched per-step event table and which of its cells were written, rebuilt only when event
+        values changed (lock held)."""
         if self._events_frame is None or self._events_frame[0] != self._events_version:
-            self._events_frame = (self._events_version, self.events.frame())
-        return self._events_frame[1]
+            self._events_frame = (self._events_version, self.events.frame(), self.events.written_frame())
+        return self._events_frame[1], self._events_frame[2]
 
     def _frame(self, cols: dict[str, np.ndarray], files: list[str]) -> pd.DataFrame:
         seg = cols["segment"]

@@ -6,11 +6,14 @@ import re
 import numpy as np
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+_AUTOLINK = re.compile(r"((?:https?|ftp|mailto|www)(?=\\[:.])|@)", re.I)
 
 
 def md_escape(text: object) -> str:
-    """Text made inert for Streamlit's Markdown (titles, captions): every markup character escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    """Text made inert for Streamlit's Markdown (titles, captions): every markup character escaped,
+    and GFM's autolinks (`http://…`, `www.…`, `a@b.c`) broken by a zero-width space, since a
+    backslash does not stop them."""
+    return _AUTOLINK.sub("\\1\u200b", _MD_SPECIAL.sub(r"\\\1", str(text)))
 
 
 def age(seconds: float | None) -> str:

@@ -151,3 +151,101 @@ def test_analyze_json_and_report(tmp_path):
     pngs = sorted((tmp_path / "r-charts").glob("*.png"))
     assert pngs and all(f"r-charts/{p.name}" in md for p in pngs)  # Markdown links its static charts
     assert res.stderr == f"wrote {out}, {len(pngs)} chart image(s) in {tmp_path / 'r-charts'}, {html}\n"
+
+
+# ------------------------------------------------------------------ event files
+
+
+def _events_folder(tmp_path, **kw) -> tuple[Path, object, dict]:
+    cfg = dict(train_num_steps=2_000, log_freq=100, save_and_sample_every=500, grad_accum=2, disc_start=1_001,
+               events=True, samples=True)
+    files, truth = render(SimConfig(**{**cfg, **kw}))
+    run = tmp_path / "run"
+    run.mkdir()
+    for name, data in files.items():
+        (run / name).write_bytes(data)
+    return run, truth, files
+
+
+def test_parse_events_writes_the_per_step_table_as_tensorboard_reads_it(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+
+    run, truth, _ = _events_folder(tmp_path, resume_at=1_234, nan_step=1_800)
+    out = tmp_path / "events.csv"
+    res = _cli("parse", str(run), "--events", "--csv", str(out))
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == f"wrote {out}: {len(truth.event_steps):,} steps × 10 tags from the event files\n"
+    df = pd.read_csv(out, keep_default_na=False, dtype=str)
+    assert list(df.columns) == ["step", "wall_time", *truth.event_tags]
+    assert df["step"].astype(int).tolist() == truth.event_steps  # two launches stitched: the later wins
+    # every value as tensorboard's own reader has it (float32 widened exactly), launch by launch
+    want: dict[int, dict[str, float]] = {}
+    for name in truth.event_files:
+        ea = EventAccumulator(str(run / name), size_guidance={SCALARS: 0})
+        ea.Reload()
+        mine: dict[int, dict[str, float]] = {}
+        for tag in truth.event_tags:
+            for p in ea.Scalars(tag):
+                mine.setdefault(p.step, {})[tag] = p.value
+        first = min(mine)
+        want = {s: v for s, v in want.items() if s < first} | mine
+    for tag in truth.event_tags:
+        got = [g if g == "nan" else float(g) for g in df[tag]]  # every cell holds a value here: none is empty
+        assert got == [v if v == v else "nan" for v in (want[s][tag] for s in truth.event_steps)], tag
+    # the simulator breaks total_loss, rec_loss, kl_loss, g_loss from step 1,800: written nan, as 'nan'
+    at = df.set_index(df["step"].astype(int))
+    assert at.loc[1_800, "rec_loss"] == "nan" and at.loc[1_799, "rec_loss"] not in ("nan", "")
+    assert at.loc[1_800, "Learning_Rate"] not in ("nan", "")
+
+
+def test_parse_events_leaves_a_step_cut_by_the_writer_empty_not_nan(tmp_path):
+    run, _, _ = _events_folder(tmp_path, grad_accum=1, stop_step=1_234, event_buffer_bytes=512)
+    out = tmp_path / "events.csv"
+    assert _cli("parse", str(run), "--events", "--csv", str(out)).returncode == 0
+    df = pd.read_csv(out, keep_default_na=False, dtype=str)
+    last = df.iloc[-1]
+    assert last["step"] == "1234" and last["Learning_Rate"] != "" and last["total_loss"] != ""
+    assert [last[t] for t in ("rec_loss", "kl_loss", "d_weight", "disc_factor", "g_loss")] == [""] * 5
+    assert "nan" not in set(df.drop(columns=["step", "wall_time"]).to_numpy().ravel())
+
+
+def test_parse_events_without_event_files_says_so(tmp_path):
+    run = _sim_folder(tmp_path)
+    _one_line_error(_cli("parse", str(run), "--events", "--csv", str(tmp_path / "e.csv")), 1,
+                    f"no TensorBoard event values in {run} (no events.out.tfevents.* file with a scalar)")
+    assert not (tmp_path / "e.csv").exists()
+
+
+def test_analyze_json_says_which_source_each_figure_comes_from(tmp_path):
+    import json
+
+    run, truth, _ = _events_folder(tmp_path, grad_accum=1, nan_step=1_450, spike_steps=(777,))
+    res = _cli("analyze", str(run), "--json")
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    j = json.loads(res.stdout)
+    assert j["sources"] == {"log": {"records": 20},
+                            "events": {"steps": 2_000, "tags": list(truth.event_tags), "first_step": 0,
+                                       "last_step": 1_999, "same_quantities_as_log": True,
+                                       "gradient_accumulate_every": 1}}
+    nf = {e["source"]: e["step"] for e in j["events"] if e["kind"] == "non_finite"}
+    assert nf == {"events": 1_450, "log": 1_500}
+    assert {(e["step"], e["source"]) for e in j["events"] if e["kind"] == "spike"} == {(777, "events")}
+    (lr,) = [a for a in j["alerts"] if a["code"] == "lr_below_log_precision"]
+    assert lr["source"] == "events" and lr["lr_step"] == 2_000
+    assert [c["checkpoint"] for c in j["checkpoint_files"]] == [f"model-{k}.pt" for k in (1, 2, 3, 4)]
+    assert all(c["checkpoint_status"] == "on disk" and c["size_bytes"] == 4_096 for c in j["checkpoint_files"])
+    res = _cli("analyze", str(run), "--from-step", "500", "--until-step", "999")
+    j = json.loads(res.stdout)
+    assert j["sources"]["events"]["steps"] == 500 and j["sources"]["log"] == {"records": 5}
+    assert [c["milestone"] for c in j["checkpoint_files"]] == [1]
+
+
+def test_parse_events_of_a_folder_with_event_files_only(tmp_path):
+    run, truth, _ = _events_folder(tmp_path)
+    for log in run.glob("*_.log"):
+        log.unlink()
+    out = tmp_path / "e.csv"
+    res = _cli("parse", str(run), "--events", "--csv", str(out))
+    assert res.returncode == 0, res.stderr
+    assert pd.read_csv(out)["step"].tolist() == truth.event_steps
+    _one_line_error(_cli("parse", str(run), "--csv", str(out)), 1, f"no RadioDiff log lines in {run}")

@@ -7,6 +7,7 @@ import json
 import math
 import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from radiodash.text import duration, log_number
 from runcheck import parse_files
 
 NOW = 1_800_000_000.0
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def sections(md: str) -> dict[str, str]:
@@ -206,6 +208,7 @@ def test_html_is_a_real_offline_document_under_6_mb():
 def test_markdown_reads_as_plain_text():
     snap, _ = build()
     md = render_markdown(snap, analyze(snap, now=NOW))
+    assert "event files" not in sections(md)["Summary"]  # a log alone: nothing said of event files
     assert "`model.ddconfig.ch_mult` | `[1, 2, 4]`" in md  # three levels deep, in code spans
     assert not re.search(r"\w\\[._]\w", md)  # no model\.embed\_dim, no 0\.5
     assert "d_weight·disc_factor·g_loss" in md
@@ -278,3 +281,104 @@ def test_json_contract_additions():
     assert (sup["count"], sup["step"]) == (24, 50_000)
     (cc,) = [e for e in j["events"] if e["kind"] == "config_changed"]
     assert cc["changed"] == ["trainer.resume_milestone"] and cc["step"] == 50_000
+
+
+def test_checkpoint_table_of_a_results_folder(tmp_path):
+    """Files on disk, samples, and each source's values, labelled; read off the log line and tensorboard's reader."""
+    from datetime import datetime
+
+    from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+
+    files, truth = render(SimConfig(train_num_steps=3_000, log_freq=100, save_and_sample_every=500, grad_accum=2,
+                                    disc_start=1_501, events=True, samples=True))
+    folder = tmp_path / "run"
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    (folder / "model-2.pt").unlink()
+    run = open_run(folder)
+    snap = run.snapshot()
+    run.close()
+    md = render_markdown(snap, analyze(snap, now=NOW))
+    rows = tables(md)["Values at checkpoints"]
+    header = next(line for line in sections(md)["Values at checkpoints"].splitlines() if line.startswith("| checkpoint"))
+    assert [cell(c) for c in header.strip("|").split("|")] == [
+        "checkpoint", "step", "on disk", "samples", "logged step", "rec_loss (log)", "nll_loss (log)",
+        "total_loss (log)", "kl_loss (log)", "event step", "rec_loss (events)", "total_loss (events)",
+        "kl_loss (events)"]
+    assert [r[0] for r in rows] == [f"model-{k}.pt" for k in range(1, 7)]
+    by_name = {r[0]: r for r in rows}
+    assert by_name["model-2.pt"][2] == "not on disk" and by_name["model-2.pt"][3] == "sample-2.png"
+    mtime = (folder / "model-3.pt").stat().st_mtime
+    ck, step, disk, samples, logged, rec, nll, total, kl, ev_step, ev_rec, ev_total, ev_kl = by_name["model-3.pt"]
+    assert (step, samples, logged, ev_step) == ("1,500", "sample-3.png", "1,500", "1,500")
+    assert disk == f"4.0 KiB, {datetime.fromtimestamp(mtime).strftime('%Y-%m-%d %H:%M:%S')}"  # 4,096 bytes
+    line = next(ln for ln in files[truth.files[0]].decode().splitlines() if "[Train Step] 1500/" in ln
+                and "rec_loss" in ln)
+    printed = dict(re.findall(r"(\S+): ([-\d.naif]+),", line.split(": ", 1)[1]))
+    assert (rec, nll, total, kl) == tuple(log_number(float(printed[f"train/{k}"]))
+                                          for k in ("rec_loss", "nll_loss", "total_loss", "kl_loss"))
+    ea = EventAccumulator(str(folder / truth.event_files[0]), size_guidance={SCALARS: 0})
+    ea.Reload()
+    at = {tag: next(p.value for p in ea.Scalars(tag) if p.step == 1_500) for tag in ("rec_loss", "total_loss", "kl_loss")}
+    assert (ev_rec, ev_total, ev_kl) == (log_number(at["rec_loss"]), log_number(at["total_loss"]), log_number(at["kl_loss"]))
+    assert by_name["model-6.pt"][4] == "2,900" and by_name["model-6.pt"][9] == "2,999"  # saved after the last record
+    assert ("Its TensorBoard event files hold 3,000 steps in view (every step, 10 tags, steps 0 to 2,999): where a "
+            "finding comes from them, it says so.") in sections(md)["Summary"]
+    intro = sections(md)["Values at checkpoints"]
+    assert "not the same quantities under gradient_accumulate_every 2" in intro
+    assert "compare a column with itself, never across sources" in intro
+    assert "<td>not on disk</td>" in render_html(snap, analyze(snap, now=NOW))
+
+
+def test_checkpoint_table_says_when_both_sources_hold_the_same_quantities(tmp_path):
+    files, _ = render(SimConfig(train_num_steps=2_000, log_freq=100, save_and_sample_every=500, grad_accum=1,
+                                events=True))
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    run = open_run(tmp_path)
+    snap = run.snapshot()
+    run.close()
+    md = render_markdown(snap, analyze(snap, now=NOW))
+    intro = sections(md)["Values at checkpoints"]
+    assert "With gradient_accumulate_every 1 both sources hold the same quantities" in intro
+    rows = tables(md)["Values at checkpoints"]
+    # no samples were written: the listing is empty, so a checkpoint is not called missing from disk
+    assert {r[2] for r in rows} == {"not in the listing"} and {r[3] for r in rows} == {"—"}
+    assert [r[5] for r in rows] == [r[10] for r in rows]  # rec_loss: the log prints the event value
+
+
+def test_the_report_page_offers_the_event_values_of_a_run_that_has_them(tmp_path, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from radiodash.report import events_csv
+
+    root = tmp_path / "root"
+    for name, events in (("withEvents", True), ("logOnly", False)):
+        files, _ = render(SimConfig(train_num_steps=1_000, log_freq=100, save_and_sample_every=500, events=events))
+        (root / name).mkdir(parents=True)
+        for f, data in files.items():
+            (root / name / f).write_bytes(data)
+    for k in ("RADIODASH_LOG", "RADIODASH_TOKEN"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("RADIODASH_ROOT", str(root))
+    labels = {}
+    for name in ("withEvents", "logOnly"):
+        st.cache_resource.clear()
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.query_params["run"] = name
+        at.run()
+        at.switch_page("views/report.py")
+        at.run()
+        assert not at.exception
+        labels[name] = [b.proto.label for b in at.get("download_button")]
+    st.cache_resource.clear()
+    assert labels["logOnly"] == ["Report: Markdown + chart images (.zip)", "Report: HTML", "Table (.csv)",
+                                 "Analysis (.json)"]
+    assert labels["withEvents"] == labels["logOnly"] + ["Event values (.csv)"]
+    run = open_run(root / "withEvents")
+    csv = events_csv(run.snapshot(), 200, 299)
+    run.close()
+    assert csv.splitlines()[0].startswith("step,wall_time,Learning_Rate,total_loss") and len(csv.splitlines()) == 101
+

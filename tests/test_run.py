@@ -257,3 +257,22 @@ def test_a_truncated_event_file_is_forgotten_and_read_again():
     snap = run.snapshot()
     assert snap.events["step"].tolist() == sorted(set(decode(half).step.tolist()))  # what the file holds now
     assert any(n.startswith(f"{name} was truncated") for n in snap.notices)
+
+
+def test_a_symlink_inside_a_run_folder_is_not_followed(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(line(999))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "2025-08-15-20-41_.log").write_bytes(HEADER.encode() + line(0))
+    (run_dir / "2025-08-15-20-42_.log").symlink_to(secret)  # listed? never
+    run = open_run(run_dir)
+    assert steps(run) == [0] and [e.name for e in run.entries] == ["2025-08-15-20-41_.log"]
+    real = run_dir / "2025-08-15-20-41_.log"
+    real.unlink()
+    real.symlink_to(secret)  # a followed file swapped for a link to elsewhere
+    run.refresh()
+    assert 999 not in steps(run)
+    single = tmp_path / "single.log"
+    single.symlink_to(secret)  # a single-file run the caller chose (the resolver checked the link)
+    assert steps(open_run(single)) == [999]

@@ -71,3 +71,10 @@ def test_step_parameters(text, ok):
                                       ("nan", False), ("inf", False), ("", False)])
 def test_fraction_parameters(text, ok):
     assert is_fraction(text) is ok
+
+
+def test_markdown_escaping_breaks_autolinks_too():
+    for text in ("http://evil.example/x", "https://e.x", "see www.evil.com", "mail me@evil.com", "ftp://h"):
+        out = md_escape(text)
+        assert "\u200b" in out and out.replace("\u200b", "").replace("\\", "") == text
+    assert md_escape("train/rec_loss") == r"train/rec\_loss"  # nothing added where nothing links

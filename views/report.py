@@ -5,7 +5,7 @@ import json
 import streamlit as st
 
 from radiodash.analysis import analyze
-from radiodash.report import build_markdown_sections, markdown_zip, render_html, table_csv
+from radiodash.report import build_markdown_sections, events_csv, markdown_zip, render_html, table_csv
 from radiodash.report.params import step_param
 from radiodash.text import md_escape
 from radiodash.ui import session as ui
@@ -52,7 +52,8 @@ if a.records == 0:
     st.stop()
 
 name = snap.name + (f"-steps-{from_step or 0}-{until_step or 'latest'}" if (from_step, until_step) != (None, None) else "")
-b = st.columns(4)
+has_events = bool(a.sources.get("events", {}).get("steps"))
+b = st.columns(5 if has_events else 4)
 b[0].download_button("Report: Markdown + chart images (.zip)", lambda: markdown_zip(snap, a, f"{name}-report")[0],
                      file_name=f"{name}-report.zip", mime="application/zip",
                      help="The report as Markdown, with PNG images of its charts in a folder next to it.")
@@ -63,6 +64,11 @@ b[2].download_button("Table (.csv)", lambda: table_csv(snap, from_step, until_st
 b[3].download_button("Analysis (.json)", json.dumps(a.to_json(), indent=2, allow_nan=False),
                      file_name=f"{name}-analysis.json", mime="application/json",
                      help="Phases, events, findings, statistics and the run's state, as JSON.")
+if has_events:
+    b[4].download_button("Event values (.csv)", lambda: events_csv(snap, from_step, until_step),
+                         file_name=f"{name}-events.csv", mime="text/csv",
+                         help="The event files' values, one row per step in the window: step, wall_time (seconds "
+                              "since the epoch), one column per tag as written. A second source: not the log's table.")
 
 shown, rest = build_markdown_sections(snap, a, on_screen=("summary", "key-metrics"))
 st.markdown(shown)  # log text only in code spans, every other markup character escaped for Streamlit

@@ -12,10 +12,13 @@ from ..cache import LRU
 from ..model import Segment, Snapshot
 from . import alerts as _alerts
 from . import events as _events
-from ..model import as_number, config_value, metric_column
+from ..model import as_number, config_value, metric_column, short_name
 from ..radiodiff import lr_factor, milestones
 from .results import Alert, Analysis, DiscSwitch, Event, Phase, Throughput, jsonable
-from .phases import split as _split_phases
+from .phases import CutSeries, split as _split_phases
+from .checkpoints import checkpoint_table
+from .sources import (EVENTS, LOG, disc_switch_step, event_column, event_tags, event_window, launch_starts, loss_tags,
+                      non_finite_cells, same_quantities, snapshot_nan, sources_json, written_nan)
 from .schedule import decompose, discriminator_switch, lr_table, reconstruct_lr
 from .stats import frame_stats, series_stats
 from .state import STOPPED_AFTER_SECONDS, RunState, run_state, usual_interval
@@ -23,7 +26,8 @@ from .throughput import log_span, throughput as _throughput, timing_rows
 
 __all__ = ["analyze", "live_header", "LiveHeader", "Analysis", "Event", "Phase", "Alert", "DiscSwitch", "Throughput",
            "RunState", "run_state", "reconstruct_lr", "discriminator_switch", "decompose", "steps_per_hour",
-           "lr_factor", "window", "jsonable", "series_stats"]
+           "lr_factor", "window", "jsonable", "series_stats", "checkpoint_table", "event_window", "non_finite_cells",
+           "written_nan", "snapshot_nan", "same_quantities", "EVENTS", "LOG"]
 
 # holds the snapshot with its analysis: the id(snap) in the key stays unique while the entry lives
 _ANALYSES: LRU[tuple[Snapshot, Analysis]] = LRU(64)
@@ -116,25 +120,32 @@ def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None) -> A
     decomp = decompose(frame, config) if stage != "diffusion" else None
     lr = lr_table(frame, config)
 
+    ev = event_window(snap.events, from_step, until_step)  # the second source, in the same window
+    with_events = bool(len(ev)) and bool(event_tags(ev))
+    starts = launch_starts(snap)
+
     events: list[Event] = _events.launch_events(snap, frame)
     events += _events.config_events(snap)
     events += _events.superseded_events(snap, from_step, until_step)
     events += _events.disc_event(frame, disc)
     events += _events.checkpoint_events(frame, config)
     events += _events.non_finite_events(snap, frame)
+    if with_events:
+        events += _events.event_non_finite_events(non_finite_cells(snap, from_step, until_step))
     quiet = [s.first_step for s in snap.segments if s.first_step is not None]
     if disc is not None and disc.first_on_step is not None:
         quiet.append(disc.first_on_step)
-    events += _events.spike_events(frame, metrics, quiet)
+    events += _spikes(frame, metrics, quiet, ev if with_events else None, starts)
     events += _events.stall_events(frame, tp.typical_interval_seconds)
     events.sort(key=lambda e: (e.step if e.step is not None else -1, e.kind))
 
-    phases, phase_stats = _split_phases(frame, metrics, disc, stage, config)
+    phases, phase_stats = _split_phases(frame, metrics, disc, stage, config,
+                                        _cut_series(frame, metrics, ev) if with_events else None)
 
     alerts: list[Alert] = []
-    alerts += _alerts.from_events(events)
+    alerts += _alerts.from_events(events, with_events)
     alerts += _alerts.launch_alerts(events)
-    alerts += _alerts.lr_below_log_precision(frame, config)
+    alerts += _alerts.lr_below_log_precision(frame, config, ev if with_events else None)
     alerts += _alerts.d_weight_at_clamp(frame, config)
     alerts += _alerts.discriminator_never_updated(frame, config, disc)
     alerts += _alerts.total_loss_driven_by_adversarial_term(decomp, disc)
@@ -151,7 +162,35 @@ def _analyze(snap: Snapshot, from_step: int | None, until_step: int | None) -> A
                     phases=phases, alerts=alerts, stats=frame_stats(frame, metrics), phase_stats=phase_stats,
                     throughput=tp, disc=disc, lr=lr, decomposition=decomp,
                     checkpoints=_checkpoint_table(frame, config, metrics), segments=segments, config=config,
-                    steps=steps)
+                    steps=steps, sources=sources_json(len(frame), ev, config),
+                    checkpoint_files=checkpoint_table(snap, from_step, until_step))
+
+
+def _spikes(frame: pd.DataFrame, metrics: list[str], quiet: list[int], ev: pd.DataFrame | None,
+            starts: list[int]) -> list[Event]:
+    """Spikes of the per-step event values where they exist, and of the log's records outside the steps the
+    event files cover (the log runs up to 120 s ahead of a live event file: the writer flushes late)."""
+    log_spikes = _events.spike_events(frame, metrics, quiet)
+    if ev is None:
+        return log_spikes
+    ev_quiet = list(starts)
+    switch = disc_switch_step(ev)
+    if switch is not None:
+        ev_quiet.append(switch)
+    ev_spikes = _events.spike_events(ev, loss_tags(ev), ev_quiet, source=EVENTS)
+    first, last = int(ev["step"].iloc[0]), int(ev["step"].iloc[-1])
+    return ev_spikes + [e for e in log_spikes if not first <= e.step <= last]
+
+
+def _cut_series(frame: pd.DataFrame, metrics: list[str], ev: pd.DataFrame) -> CutSeries | None:
+    """The event series of the run's main metric (same short name), where phases look for change points."""
+    from .phases import main_metric as _main
+
+    main = _main(frame, metrics)
+    tag = event_column(ev, short_name(main)) if main is not None else None
+    if tag is None:
+        return None
+    return CutSeries(tag, ev["step"].to_numpy(), ev[tag].to_numpy(float))
 
 
 def start_checkpoint(seg: Segment) -> str | None:

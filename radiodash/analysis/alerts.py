@@ -10,6 +10,7 @@ import pandas as pd
 from ..model import as_number, config_value, metric_column
 from ..text import log_number, percent_text
 from .results import Alert, DiscSwitch, Event
+from .sources import EVENTS, LEARNING_RATE_TAG, LOG, exact_lr, label
 from ..radiodiff import d_weight_clamp, lr_factor, share_at_clamp
 
 
@@ -40,25 +41,39 @@ def ranked(alerts: list[Alert]) -> list[Alert]:
     return sorted(out, key=lambda a: SEVERITY_ORDER.get(a.severity, 3))
 
 
-def lr_below_log_precision(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]:
+def lr_below_log_precision(frame: pd.DataFrame, config: dict[str, Any] | None,
+                           events: pd.DataFrame | None = None) -> list[Alert]:
+    """The log's lr reads 0.00000 on most records: say the real rate — exact from the event file's
+    `Learning_Rate` when the run has one (its value at step s is the rate of step s + 1), else
+    reconstructed from the config's schedule."""
     c = metric_column(frame, "lr")
-    lr = as_number(config_value(config, "trainer", "lr"))
-    total = as_number(config_value(config, "trainer", "train_num_steps"))
-    if c is None or not lr or lr <= 0 or not total:
+    if c is None:
         return []
     logged = frame[c].to_numpy(float)
     logged = logged[np.isfinite(logged)]
     if not logged.size or (logged == 0).mean() <= 0.5:
+        return []
+    zero = f"The log prints lr with 5 decimals, so it reads 0.00000 on {(logged == 0).mean():.0%} of records, "
+    exact = exact_lr(events) if events is not None else None
+    if exact is not None:
+        at, value = exact
+        return [Alert("lr_below_log_precision", "info",
+                      zero + f"but the optimizer's lr is {value:.4g} at step {at + 1:,}, exactly, in the per-step event "
+                      f"values ({LEARNING_RATE_TAG} written at step {at:,}, after the scheduler stepped: one step ahead "
+                      "of the log's lr). The run is not training at lr 0.", at + 1,
+                      {"lr": value, "lr_step": at + 1, "event_step": at, "source": EVENTS})]
+    lr = as_number(config_value(config, "trainer", "lr"))
+    total = as_number(config_value(config, "trainer", "train_num_steps"))
+    if not lr or lr <= 0 or not total:
         return []
     step = int(frame["step"].iloc[-1])
     min_lr = as_number(config_value(config, "trainer", "min_lr")) or 0.0
     factor = float(lr_factor(np.array([step]), total, min_lr)[0])
     now = lr * factor
     return [Alert("lr_below_log_precision", "info",
-                  f"The log prints lr with 5 decimals, so it reads 0.00000 on {(logged == 0).mean():.0%} of records, "
-                  f"but the optimizer's lr is {now:.3g} at step {step:,} (config lr {lr:g} × schedule factor "
+                  zero + f"but the optimizer's lr is {now:.3g} at step {step:,} (config lr {lr:g} × schedule factor "
                   f"{factor:.3f}). The learning-rate panel shows the schedule reconstructed from the config; "
-                  "the run is not training at lr 0.", step, {"reconstructed_lr": now, "config_lr": lr})]
+                  "the run is not training at lr 0.", step, {"reconstructed_lr": now, "config_lr": lr, "source": LOG})]
 
 
 def d_weight_at_clamp(frame: pd.DataFrame, config: dict[str, Any] | None) -> list[Alert]:
@@ -129,27 +144,49 @@ def total_loss_driven_by_adversarial_term(decomp: pd.DataFrame | None, disc: Dis
                   disc.first_on_step, s)]
 
 
-def from_events(events: list[Event]) -> list[Alert]:
+def from_events(events: list[Event], with_events: bool = False) -> list[Alert]:
+    """Alerts of the non-finite and spike events. `with_events`: the run has event values, so every
+    sentence says which source a figure comes from (a log-only run's sentences stay as they were)."""
     out = []
     nf = [e for e in events if e.kind == "non_finite"]
-    for e in nf:
-        per = e.detail["per_metric"]
-        firsts = e.detail.get("first_step_per_metric", {})
-        named = ", ".join(f"{m} from step {firsts[m]:,}" if m in firsts else m for m in e.detail["metrics"])
-        out.append(Alert("non_finite_loss", "error",
-                         f"Non-finite values (nan/inf) from step {e.step:,}: {named}; {e.detail['cells']:,} cells in "
-                         f"all ({', '.join(f'{m}: {per[m]:,}' for m in e.detail['metrics'])}). The run has diverged: "
-                         "resume from the last checkpoint before that step with a lower learning rate, or check "
-                         "AMP/fp16 overflow.", e.step, {"metrics": e.detail["metrics"], "per_metric": per}))
+    if nf:
+        out.append(_non_finite_alert(nf, with_events))
     spikes = [e for e in events if e.kind == "spike"]
     if spikes:
         big = max(spikes, key=lambda e: e.detail["ratio"])
+        where = label(big.detail.get("source"), with_events)
         out.append(Alert("loss_spike", "warning",
-                         f"{len(spikes)} loss spike(s); the largest: {big.detail['metric']} at step {big.step:,} was "
+                         f"{len(spikes)} loss spike(s); the largest: {big.detail['metric']}{where} at step {big.step:,} was "
                          f"{big.detail['ratio']:.1f}× its local median ({log_number(big.detail['value'])} vs "
                          f"{log_number(big.detail['local_median'])}). Look at the batch/data around those steps.", big.step,
-                         {"count": len(spikes), "steps": [e.step for e in spikes][:20]}))
+                         {"count": len(spikes), "steps": [e.step for e in spikes][:20],
+                          "source": big.detail.get("source", LOG)}))
     return out
+
+
+def _non_finite_alert(nf: list[Event], with_events: bool) -> Alert:
+    """One alert for the non-finite values of both sources: each source's first step, metrics and counts."""
+    def said(e: Event) -> str:
+        per = e.detail["per_metric"]
+        firsts = e.detail.get("first_step_per_metric", {})
+        named = ", ".join(f"{m} from step {firsts[m]:,}" if m in firsts else m for m in e.detail["metrics"])
+        unit = "values" if e.detail.get("source") == EVENTS else "cells"
+        return (f"{named}; {e.detail['cells']:,} {unit} in all "
+                f"({', '.join(f'{m}: {per[m]:,}' for m in e.detail['metrics'])})")
+
+    first = min(nf, key=lambda e: (e.step, e.detail.get("source") != EVENTS))
+    others = [e for e in nf if e is not first]
+    msg = f"Non-finite values (nan/inf) from step {first.step:,}{label(first.detail.get('source'), with_events)}: {said(first)}."
+    for e in others:
+        msg += f" From step {e.step:,}{label(e.detail.get('source'), with_events)}: {said(e)}."
+    msg += (" The run has diverged: resume from the last checkpoint before that step with a lower learning rate, or "
+            "check AMP/fp16 overflow.")
+    detail = {"metrics": first.detail["metrics"], "per_metric": first.detail["per_metric"],
+              "source": first.detail.get("source", LOG)}
+    for e in others:
+        detail[e.detail.get("source", LOG)] = {"step": e.step, "metrics": e.detail["metrics"],
+                                               "per_metric": e.detail["per_metric"]}
+    return Alert("non_finite_loss", "error", msg, first.step, detail)
 
 
 RESUME_KEYS = frozenset({"trainer.resume_milestone"})  # what a plain resume changes in the config

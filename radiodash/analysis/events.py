@@ -11,6 +11,7 @@ from scipy.ndimage import median_filter
 from ..model import Snapshot, as_number, config_value
 from ..radiodiff import milestones
 from .common import config_changes, loss_metrics
+from .sources import EVENTS, LOG
 from .results import DiscSwitch, Event
 from .throughput import intervals
 
@@ -111,6 +112,7 @@ def checkpoint_events(frame: pd.DataFrame, config: dict[str, Any] | None) -> lis
 
 
 def non_finite_events(snap: Snapshot, frame: pd.DataFrame) -> list[Event]:
+    """The log's nan/inf cells in the window (from the parser's record of them), as one event."""
     nf = snap.nonfinite
     if nf.empty:
         return []
@@ -119,21 +121,36 @@ def non_finite_events(snap: Snapshot, frame: pd.DataFrame) -> list[Event]:
     if nf.empty:
         return []
     first = int(nf["step"].min())
+    return [_non_finite_event(nf, _time_at(frame, first), LOG)]
+
+
+def event_non_finite_events(cells: pd.DataFrame) -> list[Event]:
+    """The event files' written nan/inf values (`sources.non_finite_cells` of the windowed table), as one
+    event: every step is there, so its first step is exact (the log sees one step in log_freq)."""
+    if cells.empty:
+        return []
+    return [_non_finite_event(cells, None, EVENTS)]
+
+
+def _non_finite_event(nf: pd.DataFrame, time: pd.Timestamp | None, source: str) -> Event:
+    first = int(nf["step"].min())
     at_first = nf[nf["step"] == first]
     counts = nf.groupby("metric").size().to_dict()
     # every metric with a non-finite value in the window (g_loss's -inf two steps later counts too)
-    return [Event("non_finite", first, _time_at(frame, first),
-                  {"metrics": sorted(counts), "metrics_at_first_step": sorted(at_first["metric"].unique().tolist()),
-                   "values": sorted(set(nf["value"])), "cells": int(len(nf)),
-                   "per_metric": {k: int(v) for k, v in counts.items()},
-                   "first_step_per_metric": {k: int(v) for k, v in nf.groupby("metric")["step"].min().items()}})]
+    return Event("non_finite", first, time,
+                 {"metrics": sorted(counts), "metrics_at_first_step": sorted(at_first["metric"].unique().tolist()),
+                  "values": sorted(set(nf["value"])), "cells": int(len(nf)),
+                  "per_metric": {k: int(v) for k, v in counts.items()},
+                  "first_step_per_metric": {k: int(v) for k, v in nf.groupby("metric")["step"].min().items()},
+                  "source": source})
 
 
-def spike_events(frame: pd.DataFrame, metrics: list[str], quiet_steps: list[int]) -> list[Event]:
+def spike_events(frame: pd.DataFrame, metrics: list[str], quiet_steps: list[int], source: str = LOG) -> list[Event]:
     """Records far above their local median (robust: median filter + MAD), on positive loss series.
 
     Records next to a launch boundary or the discriminator switch are skipped: a level
-    shift is not a spike.
+    shift is not a spike. `frame` is the log's step table, or the event table (`source` "events":
+    one row per step, `wall_time` instead of `time`; the local median then spans 21 steps).
     """
     steps = frame["step"].to_numpy()
     if steps.size < SPIKE_WINDOW * 2:
@@ -160,9 +177,12 @@ def spike_events(frame: pd.DataFrame, metrics: list[str], quiet_steps: list[int]
         for i in idx:
             found.append(Event("spike", int(s_ok[i]), None,
                                {"metric": m, "value": float(v[ok][i]), "local_median": float(np.exp(base[i])),
-                                "ratio": float(np.exp(resid[i])), "mad_units": float(z[i])}))
+                                "ratio": float(np.exp(resid[i])), "mad_units": float(z[i]), "source": source}))
     found.sort(key=lambda e: -e.detail["mad_units"])
     found = sorted(found[:MAX_SPIKES], key=lambda e: (e.step, e.detail["metric"]))
+    if source == EVENTS:  # the event's own wall time (epoch seconds); the log's local times are another clock
+        wall = pd.Series(frame["wall_time"].to_numpy(), index=frame["step"].to_numpy())
+        return [Event(e.kind, e.step, None, {**e.detail, "wall_time": float(wall.loc[e.step])}) for e in found]
     return [Event(e.kind, e.step, _time_at(frame, e.step), e.detail) for e in found]
 
 
@@ -186,5 +206,6 @@ def stall_events(frame: pd.DataFrame, typical: float | None) -> list[Event]:
     return out
 
 
-__all__ = ["launch_events", "config_events", "superseded_events", "disc_event", "checkpoint_events", "non_finite_events", "spike_events",
+__all__ = ["launch_events", "config_events", "superseded_events", "disc_event", "checkpoint_events", "non_finite_events",
+           "event_non_finite_events", "spike_events",
            "stall_events", "stall_threshold"]

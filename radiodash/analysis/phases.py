@@ -4,6 +4,7 @@ downsampled log-loss — at most a few hundred points, so a 1M-step run costs mi
 kept only when the two phases it makes are long and differ beyond the record-to-record noise."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from .. import radiodiff
 from ..model import as_number, config_value, metric_column, short_name
 from ..text import log_number, percent_text
 from .results import DiscSwitch, Phase
+from .sources import EVENTS, LOG, label
 from .stats import frame_stats, record_noise, slope_per_1k
 
 MAX_POINTS = 240
@@ -138,6 +140,12 @@ def kept_cuts(steps: np.ndarray, values: np.ndarray, cuts: list[int], min_len: i
         if scores[worst] >= 1.0:
             break
         cuts.pop(worst)
+        # the cuts next to the one dropped have a wider stretch now: place them again where two lines fit best
+        for i in (worst - 1, worst):
+            if 0 <= i < len(cuts):
+                lo, hi = (cuts[i - 1] if i else 0), (cuts[i + 1] if i + 1 < len(cuts) else y.size)
+                cuts[i] = lo + refine_cut(x[lo:hi], y[lo:hi], cuts[i] - lo, min_len)
+        cuts = sorted(c for c in set(cuts) if 0 < c < y.size)
     return cuts
 
 
@@ -207,12 +215,56 @@ def kl_context(klw: float | None, kl: float | None, nll: float | None) -> str:
             f"{percent_text(abs(term / nll))} of nll_loss {log_number(nll)}")
 
 
+@dataclass(frozen=True)
+class CutSeries:
+    """The per-step event series of the main metric: where change points are looked for when it covers
+    an interval (every step, not one in log_freq: a bend is placed to the step)."""
+
+    tag: str
+    steps: np.ndarray
+    values: np.ndarray
+
+
+def event_cuts(steps: np.ndarray, a: int, b: int, series: CutSeries) -> dict[int, int] | None:
+    """Change points of the event series within log rows a..b-1: {log row a phase starts at: the exact
+    step of the change point}; None when the events do not cover the interval (the log decides then).
+
+    The search and the noise test run on the event values (`change_points`, `kept_cuts`); both sides must
+    span at least MIN_PHASE_RECORDS of the log's records (in steps: that many times the log's step
+    spacing) and MIN_PHASE_SHARE of the interval, so a run gets no more phases for having event files,
+    only better placed ones. A phase then starts at the first logged step at or after the change point,
+    so that its figures (from the log) are of whole records.
+    """
+    lo = steps[a] if a > 0 else -np.inf
+    hi = steps[b] if b < steps.size else np.inf
+    # finite values only: a diverged stretch (nan) is no trend, and filling it in would make a step of it
+    sel = (series.steps >= lo) & (series.steps < hi) & np.isfinite(series.values)
+    n = int(sel.sum())
+    if n < MIN_RECORDS:
+        return None
+    ev_steps, values = series.steps[sel], series.values[sel]
+    found = [c for c in change_points(values) if 0 < c < n]
+    spacing = float(np.median(np.diff(steps[a:b]))) if b - a >= 2 else 1.0
+    min_len = max(int(np.ceil(MIN_PHASE_RECORDS * max(spacing, 1.0))), int(np.ceil(n * MIN_PHASE_SHARE)))
+    if 2 * min_len > n:
+        return {}
+    rows: dict[int, int] = {}
+    for c in kept_cuts(ev_steps, values, found, min_len):
+        r = a + int(np.searchsorted(steps[a:b], ev_steps[c]))
+        if a < r < b:
+            rows.setdefault(r, int(ev_steps[c]))
+    return rows
+
+
 def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None, stage: str | None,
-          config: dict[str, Any] | None = None) -> tuple[list[Phase], dict[str, dict[str, dict]]]:
+          config: dict[str, Any] | None = None,
+          cut_series: CutSeries | None = None) -> tuple[list[Phase], dict[str, dict[str, dict]]]:
     """Phases, and the full statistics of every metric within each phase.
 
     Hard boundaries: launches and the discriminator switch. Within them, change points of the main
-    metric's trend, kept only when the phases they make are long and differ beyond the noise.
+    metric's trend, kept only when the phases they make are long and differ beyond the noise — on the
+    per-step event series `cut_series` where it covers the interval, else on the log's records. The
+    phases' figures are the log's either way.
     """
     if not len(frame):
         return [], {}
@@ -227,13 +279,20 @@ def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None, stag
     bounds = sorted(hard) + [steps.size]
     main = main_metric(frame, metrics)
     cuts: list[int] = []
+    change_at: dict[int, tuple[str, int]] = {}  # log row a phase starts at -> (source, step of the change point)
     for a, b in zip(bounds, bounds[1:]):
         cuts.append(a)
-        if main is not None and b - a >= MIN_RECORDS:
+        from_events = event_cuts(steps, a, b, cut_series) if main is not None and cut_series is not None else None
+        if from_events is not None:
+            cuts.extend(from_events)
+            change_at.update({r: (EVENTS, st) for r, st in from_events.items() if r not in change_at})
+        elif main is not None and b - a >= MIN_RECORDS:
             values = frame[main].to_numpy(float)[a:b]
             found = [c for c in change_points(values) if 0 < c < b - a]
             min_len = max(MIN_PHASE_RECORDS, int(np.ceil((b - a) * MIN_PHASE_SHARE)))
-            cuts.extend(a + c for c in kept_cuts(steps[a:b], values, found, min_len))
+            kept = [a + c for c in kept_cuts(steps[a:b], values, found, min_len)]
+            cuts.extend(kept)
+            change_at.update({r: (LOG, int(steps[r])) for r in kept if r not in change_at})
     cuts = sorted(set(cuts)) + [steps.size]
     key = [m for m in (main, metric_column(frame, "kl_loss"), metric_column(frame, "total_loss")) if m is not None]
     key = list(dict.fromkeys(key))
@@ -265,7 +324,18 @@ def split(frame: pd.DataFrame, metrics: list[str], disc: DiscSwitch | None, stag
                        "slope_per_1k_steps": slope_per_1k(s, cols[m][a:b])} for m in metrics}
         t0, t1 = times.iloc[a], times.iloc[b - 1]
         per_phase[name] = st
+        description = "; ".join(parts)
+        change = None
+        if a in change_at:
+            source, at = change_at[a]
+            change = {"step": at, "source": source,
+                      "metric": cut_series.tag if source == EVENTS and cut_series is not None else main}
+        if cut_series is not None:  # two sources: say which one each figure comes from
+            description = "log records: " + description
+            if change is not None:
+                description += (f"; begins at a change point of {short_name(change['metric'])} at step {change['step']:,}"
+                                + label(change["source"], True))
         phases.append(Phase(name=name, start_step=int(s[0]), end_step=int(s[-1]),
                             start_time=None if pd.isna(t0) else t0, end_time=None if pd.isna(t1) else t1,
-                            description="; ".join(parts), stats=summary))
+                            description=description, stats=summary, change_point=change))
     return phases, per_phase

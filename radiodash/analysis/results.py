@@ -26,6 +26,10 @@ class Phase:
     end_time: pd.Timestamp | None
     description: str
     stats: dict[str, dict[str, float | None]]  # metric -> first, last, start, end, trend, mean, slope (per 1,000 steps)
+    # where the phase begins when that is a change point of the trend: step, source ("events": the exact step
+    # in the per-step event values; "log": a logged step) and metric; None after a launch, the switch or at the start
+    change_point: dict[str, Any] | None = None
+    source: str = "log"  # where the phase's figures come from (the log's records)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ class Analysis:
     config: dict[str, Any] | None
     steps: dict[str, Any]  # first, last, total (steps); first_time, last_time (the log's timestamps in the window)
     run_state: Any = None  # state.RunState as of the analysis time (not part of the cached, time-free analysis)
+    # log records and event steps in the window, the event tags (sources.sources_json)
+    sources: dict[str, Any] = field(default_factory=dict)
+    # every milestone with its checkpoint file, samples and values from each source (checkpoints.checkpoint_table)
+    checkpoint_files: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_json(self) -> dict[str, Any]:
         """The `analyze --json` object: plain JSON types, NaN/inf as null."""
@@ -94,7 +102,7 @@ class Analysis:
             "throughput": {k: getattr(tp, k) for k in tp.__dataclass_fields__},
             "phases": [{"name": p.name, "start_step": p.start_step, "end_step": p.end_step,
                         "start_time": p.start_time, "end_time": p.end_time, "description": p.description,
-                        "stats": p.stats} for p in self.phases],
+                        "source": p.source, "change_point": p.change_point, "stats": p.stats} for p in self.phases],
             "events": [{"kind": e.kind, "step": e.step, "time": e.time, **e.detail} for e in self.events],
             "alerts": [{"code": a.code, "severity": a.severity, "message": a.message, "action": a.action, "step": a.step,
                         **a.detail}
@@ -103,8 +111,15 @@ class Analysis:
             "phase_stats": self.phase_stats,
             "discriminator": None if self.disc is None else vars(self.disc),
             "checkpoints": self.checkpoints.to_dict(orient="records"),
+            "checkpoint_files": _records(self.checkpoint_files),
+            "sources": self.sources,
         }
         return jsonable(out)
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts with pandas' missing values (NA, NaN) as None."""
+    return [{k: (None if v is pd.NA else v) for k, v in row.items()} for row in table.to_dict(orient="records")]
 
 
 def jsonable(x: Any) -> Any:

@@ -15,13 +15,13 @@ from ..analysis import Analysis
 from ..model import Snapshot
 from . import content
 from .document import Document, Link, md_text, text
-from .export import table_csv
+from .export import events_csv, table_csv
 from .figures import KEY_METRICS, chart_titles, file_name, key_metrics, report_figures
 from .html import render_html as _html
 from .document import render_markdown as _markdown
 from .images import write_pngs
 
-__all__ = ["render_markdown", "render_html", "build_markdown_sections", "write_report", "markdown_zip", "table_csv", "build_document",
+__all__ = ["render_markdown", "render_html", "build_markdown_sections", "write_report", "markdown_zip", "table_csv", "events_csv", "build_document",
            "key_metrics", "KEY_METRICS", "ReportFiles"]
 
 

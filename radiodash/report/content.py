@@ -16,7 +16,9 @@ import pandas as pd
 
 from ..analysis import Analysis, window
 from ..analysis.alerts import adversarial_share
+from ..analysis.checkpoints import ON_DISK, cell_text, event_columns, file_of, log_columns, size_text
 from ..analysis.common import flat_config
+from ..analysis.sources import same_quantities
 from ..model import Snapshot, as_number, config_value, metric_column, short_name
 from ..radiodiff import d_weight_clamp, share_at_clamp
 from ..text import duration, log_number, percent_text
@@ -82,6 +84,11 @@ def summary(snap: Snapshot, a: Analysis, frame: pd.DataFrame) -> Section:
     stage = STAGES.get(a.stage or "", "stage unknown")
     blocks.append(Para(text("Run ", Code(snap.name), f": {stage}, {len(snap.segments)} launch(es) in "
                             f"{len(snap.files)} log file(s).")))
+    ev = a.sources.get("events", {})
+    if ev.get("steps"):
+        blocks.append(Para(text(f"Its TensorBoard event files hold {ev['steps']:,} steps in view (every step, "
+                                f"{len(ev['tags'])} tags, steps {ev['first_step']:,} to {ev['last_step']:,}): where "
+                                "a finding comes from them, it says so.")))
     win = window_text(a)
     if win:
         blocks.append(Para(text(Strong("Window"), f": this report covers {win} — every section below is restricted "
@@ -267,7 +274,65 @@ def statistics_section(a: Analysis, frame: pd.DataFrame) -> Section:
         tuple(rows), (False, True, True, True, True, True, True, True, True, False))))
 
 
+#: The value columns of the checkpoint table (by short name), from each source that has them.
+CHECKPOINT_METRICS = ("rec_loss", "nll_loss", "total_loss", "kl_loss", "loss_simple", "loss_vlb")
+
+
 def checkpoints_section(snap: Snapshot, a: Analysis) -> Section | None:
+    """Values at checkpoints. A run read from a log only (no listing of its folder, no event file) gets the
+    milestones the log reached and their values, as it always did; a results folder gets the table a
+    researcher picks a checkpoint from: the files on disk, the samples, and each source's values, labelled."""
+    table = a.checkpoint_files
+    ev_cols = [c for c in event_columns(table) if table[c].notna().any()]
+    if not snap.artifacts and not ev_cols:
+        return _log_checkpoints_section(snap, a)
+    if table.empty:
+        return None
+    order = {name: i for i, name in enumerate(CHECKPOINT_METRICS)}
+
+    def pick(cols: list[str]) -> list[str]:
+        found = [c for c in cols if short_name(c.rsplit(" (", 1)[0]) in order]
+        return sorted(found, key=lambda c: order[short_name(c.rsplit(" (", 1)[0])])
+
+    log_cols, ev_cols = pick(log_columns(table)), pick(ev_cols)
+    rows = []
+    for _, r in table.iterrows():
+        if r["checkpoint_status"] == ON_DISK:
+            disk = text(f"{size_text(r['size_bytes'])}, {datetime.fromtimestamp(r['mtime']).strftime('%Y-%m-%d %H:%M:%S')}")
+        else:
+            disk = text(r["checkpoint_status"])
+        samples = [Code(n) for n in (file_of(r, "sample"), file_of(r, "gt_sample")) if n]
+        sample = text(*[p for i, c in enumerate(samples) for p in ((", ", c) if i else (c,))]) or text("—")
+        rows.append((text(Code(r["checkpoint"])), text(steps_text(None if r["step"] is pd.NA else r["step"])), disk,
+                     sample, text(steps_text(None if r["log_step"] is pd.NA else r["log_step"])),
+                     *[text(cell_text(r, c)) for c in log_cols],
+                     *([text(steps_text(None if r["event_step"] is pd.NA else r["event_step"]))] if ev_cols else []),
+                     *[text(cell_text(r, c)) for c in ev_cols]))
+    saved = int((table["checkpoint_status"] == ON_DISK).sum())
+    intro = [f"Every model-K.pt in the results folder ({saved:,} on disk) and every milestone the run reached "
+             "(saved at step K × save_and_sample_every), with the sample images of the same milestone. On disk: size "
+             "and modification time (this machine's clock). Values: the log's last record at or before the step "
+             "(logged step)"]
+    if ev_cols:
+        intro.append(" and the event files' value at the step (event step), each column labelled with its source")
+        accum = a.sources.get("events", {}).get("gradient_accumulate_every")
+        if same_quantities(a.config):
+            intro.append(". With gradient_accumulate_every 1 both sources hold the same quantities (the log prints "
+                         "the event value with 5 decimals)")
+        else:
+            why = f"under gradient_accumulate_every {accum}" if accum else "when the accumulation is not known"
+            intro.append(f". The two sources are not the same quantities {why}: RadioDiff's event total_loss "
+                         "(stage 1) and loss_simple (stage 2) are divided by the accumulation steps — compare a column "
+                         "with itself, never across sources")
+    header = ("checkpoint", "step", "on disk", "samples", "logged step", *[c for c in log_cols],
+              *(["event step"] if ev_cols else []), *[c for c in ev_cols])
+    numeric = (False, True, False, False, True, *[True] * len(log_cols), *([True] if ev_cols else []),
+               *[True] * len(ev_cols))
+    return Section("Values at checkpoints", "checkpoints", (Para(text("".join(intro) + ".")),
+                                                             Table(header, tuple(rows), numeric)))
+
+
+def _log_checkpoints_section(snap: Snapshot, a: Analysis) -> Section | None:
     if a.checkpoints.empty:
         return None
     cols = [m for m in key_metrics(snap, a) if m in a.checkpoints.columns]

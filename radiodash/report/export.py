@@ -1,10 +1,12 @@
-"""The parsed step table as CSV, window applied: absent values empty, logged nan/inf as the log wrote them."""
+"""The parsed step tables as CSV, window applied: absent values empty, nan/inf as the trainer wrote them —
+the log's table, and the event files' per-step table (a second source, its own file)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ..analysis import window
+from ..analysis import event_window, window
+from ..analysis.sources import event_tags, in_window, snapshot_nan
 from ..model import Snapshot
 
 
@@ -35,3 +37,26 @@ def table_csv(snap: Snapshot, from_step: int | None = None, until_step: int | No
     out = table_frame(snap, from_step, until_step)
     with np.errstate(all="ignore"):
         return out.to_csv(index=False, na_rep="")
+
+
+def events_frame(snap: Snapshot, from_step: int | None = None, until_step: int | None = None) -> pd.DataFrame:
+    """The event files' table to export: step, wall_time (epoch seconds), one column per tag; a value the
+    trainer wrote as nan holds 'nan', a step without a record of the tag stays empty
+    (`analysis.written_nan` tells the two apart, on the whole table); ±inf as 'inf'/'-inf'."""
+    ev = event_window(snap.events, from_step, until_step)
+    inside = in_window(snap.events["step"].to_numpy(), from_step, until_step)
+    nan = {t: m[inside] for t, m in snapshot_nan(snap).items()}
+    out = ev.copy()
+    for tag in event_tags(ev):
+        if nan[tag].any():
+            col = out[tag].to_numpy(float).astype(object)
+            col[nan[tag]] = "nan"
+            out[tag] = col
+    return out
+
+
+def events_csv(snap: Snapshot, from_step: int | None = None, until_step: int | None = None) -> str:
+    """CSV text of `events_frame`: every value at full precision (float32 values widened exactly, written in
+    the shortest text that reads back to the same float64)."""
+    with np.errstate(all="ignore"):
+        return events_frame(snap, from_step, until_step).to_csv(index=False, na_rep="")

@@ -39,10 +39,12 @@ def launch_order(names) -> list[str]:
 
 
 @compiled
-def _scatter(values, wall, rows, tags, val, wall_in):
-    """values[rows[i], tags[i]] = val[i] and wall[rows[i]] = wall_in[i], in order: the later record wins."""
+def _scatter(values, written, wall, rows, tags, val, wall_in):
+    """values[rows[i], tags[i]] = val[i] (and marked written) and wall[rows[i]] = wall_in[i], in order:
+    the later record wins."""
     for i in range(rows.size):
         values[rows[i], tags[i]] = val[i]
+        written[rows[i], tags[i]] = True
         wall[rows[i]] = wall_in[i]
 
 
@@ -58,6 +60,7 @@ class FileSteps:
         self._steps = np.empty(0, np.int64)
         self._wall = np.empty(0, np.float64)
         self._values = np.empty((0, 0), np.float64)
+        self._written = np.empty((0, 0), np.bool_)  # a record of (step, tag) was read: a NaN there was written
 
     @property
     def steps(self) -> np.ndarray:
@@ -71,6 +74,11 @@ class FileSteps:
     def values(self) -> np.ndarray:
         """(steps × tags) float64, NaN where a step has no value of a tag."""
         return self._values[: self.n, : len(self.tags)]
+
+    @property
+    def written(self) -> np.ndarray:
+        """(steps × tags) bool: a record of this tag at this step was read (its value may be a written nan)."""
+        return self._written[: self.n, : len(self.tags)]
 
     def apply(self, chunk: EventChunk) -> None:
         """Add a chunk's values (rows for new steps; a value at a known step replaces the old one)."""
@@ -91,18 +99,21 @@ class FileSteps:
             self._steps[self.n: self.n + new.size] = new
             self._wall[self.n: self.n + new.size] = np.nan
             self._values[self.n: self.n + new.size] = np.nan
+            self._written[self.n: self.n + new.size] = False
             self.n += new.size
             rows = start + np.searchsorted(self._steps[start: self.n], s)
         else:  # a step older than the last one: merge the step index (rare: the general path)
             merged = np.union1d(self.steps, s)
             old_rows = np.searchsorted(merged, self.steps)
             values = np.full((merged.size, max(self._values.shape[1], 1)), np.nan)
+            written = np.zeros(values.shape, np.bool_)
             wall = np.full(merged.size, np.nan)
             values[old_rows, : len(self.tags)] = self.values
+            written[old_rows, : len(self.tags)] = self.written
             wall[old_rows] = self.wall_time
-            self._steps, self._wall, self._values, self.n = merged, wall, values, merged.size
+            self._steps, self._wall, self._values, self._written, self.n = merged, wall, values, written, merged.size
             rows = np.searchsorted(merged, s)
-        _scatter(self._values, self._wall, rows.astype(np.int64), chunk.tag, chunk.value, chunk.wall_time)
+        _scatter(self._values, self._written, self._wall, rows.astype(np.int64), chunk.tag, chunk.value, chunk.wall_time)
 
     def _reserve(self, rows: int, cols: int) -> None:
         cap_rows, cap_cols = self._values.shape
@@ -112,6 +123,9 @@ class FileSteps:
         new_cols = max(cols, cap_cols, 1)
         values = np.full((new_rows, new_cols), np.nan)
         values[: self.n, :cap_cols] = self._values[: self.n]
+        written = np.zeros((new_rows, new_cols), np.bool_)
+        written[: self.n, :cap_cols] = self._written[: self.n]
+        self._written = written
         steps = np.empty(new_rows, np.int64)
         steps[: self.n] = self._steps[: self.n]
         wall = np.empty(new_rows, np.float64)
@@ -153,7 +167,16 @@ class EventTable:
 
         A later launch replaces every earlier row from its first step on (as the log's
         launches do); `wall_time` is that of the step's last record in the launch kept.
+        NaN is both "no record" and "a nan was written": `written_frame()` tells them apart.
         """
+        return self._stitched(lambda fs: fs.values, np.nan, np.float64)
+
+    def written_frame(self) -> pd.DataFrame:
+        """The same rows as `frame()`, each tag column True where a record of it was read at that step."""
+        return self._stitched(lambda fs: fs.written, False, np.bool_)
+
+    def _stitched(self, matrix, missing, dtype) -> pd.DataFrame:
+        """Stitch one per-file matrix (values or written flags) across launches, `missing` where a file lacks a tag."""
         names = self.files
         firsts = [self._files[n].steps[0] if self._files[n].n else np.iinfo(np.int64).max for n in names]
         cutoff = np.minimum.accumulate(np.array(firsts[::-1] or [0], np.int64))[::-1]  # min over this and later
@@ -172,8 +195,8 @@ class EventTable:
             pieces = []
             for fs, k in parts:
                 j = fs.tags.index(tag) if tag in fs.tags else -1
-                pieces.append(fs.values[:k, j] if j >= 0 else np.full(k, np.nan))
-            cols[_column_name(tag)] = np.concatenate(pieces or [np.empty(0)])
+                pieces.append(matrix(fs)[:k, j] if j >= 0 else np.full(k, missing, dtype))
+            cols[_column_name(tag)] = np.concatenate(pieces or [np.empty(0, dtype)])
         return pd.DataFrame(cols)
 
 

