@@ -291,3 +291,41 @@ def test_compare_matches_metrics_by_short_name_and_says_which_run_lacks_one(root
     assert "has no" not in texts(at)
     table = at.dataframe[0].value
     assert table["final total_loss"].notna().all()
+
+
+def test_the_checkpoint_table_lists_every_checkpoint_with_its_values_and_links_its_samples(tmp_path, monkeypatch):
+    from radiodash import open_run
+    from radiodash.analysis import checkpoint_table
+    from radiodash.analysis.checkpoints import cell_text
+
+    r = tmp_path / "root"
+    write_run(r / "ck", SimConfig(train_num_steps=20_000, disc_start=10_001, stop_step=16_000, events=True,
+                                  samples=True))
+    set_mtime(r / "ck")
+    (r / "ck" / "model-2.pt").unlink()  # a checkpoint deleted since: the row says so
+    for k in ("RADIODASH_LOG", "RADIODASH_TOKEN", "RADIODASH_STOPPED_AFTER"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("RADIODASH_ROOT", str(r))
+    at_clock(monkeypatch, 30)
+    st.cache_resource.clear()
+    try:
+        at = run_app({"run": "ck"})
+        shown = next(d.value for d in at.dataframe if list(d.value.columns[:3]) == ["milestone", "step", "checkpoint"])
+        run = open_run(r / "ck")
+        want = checkpoint_table(run.snapshot())
+        run.close()
+        assert list(shown["milestone"]) == [1, 2, 3] and list(shown["step"]) == [5_000, 10_000, 15_000]
+        assert list(shown["on disk"]) == ["on disk", "not on disk", "on disk"]
+        assert list(shown["size"]) == ["4.0 KiB", "—", "4.0 KiB"]
+        assert list(shown["sample"]) == [f"samples?run=ck&milestone={k}" for k in (1, 2, 3)]
+        for col in ("rec_loss (log)", "rec_loss (events)", "Learning_Rate (events)"):
+            assert list(shown[col]) == [cell_text(row, col) for _, row in want.iterrows()], col
+        # by hand: the log's rec_loss at step 5,000 is the record of step 5,000, at 4 significant digits
+        log_5000 = run.snapshot().frame.set_index("step").loc[5_000, "train/rec_loss"]
+        assert shown["rec_loss (log)"][0] == f"{log_5000:#.4g}"
+        at.number_input(key="from").set_value(6_000)
+        at.number_input(key="until").set_value(16_000).run()
+        shown = next(d.value for d in at.dataframe if list(d.value.columns[:3]) == ["milestone", "step", "checkpoint"])
+        assert list(shown["milestone"]) == [2, 3]
+    finally:
+        st.cache_resource.clear()

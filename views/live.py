@@ -200,17 +200,19 @@ def panels(snap) -> None:
     for _, ph in phases.iterrows():  # a list, not a table: each phase's sentence is long and must wrap
         st.markdown(f"**{md_escape(ph['phase'])}** · steps {ph['from step']:,} to {ph['to step']:,} — "
                     f"{md_escape(ph['what happened'])}")
-    with st.expander("Events and checkpoints" + where):
+    st.subheader("Checkpoints" + where)
+    ck = tables.checkpoints_view(a.checkpoint_files, selection.rel, rng)
+    if len(ck):
+        st.dataframe(ck, hide_index=True, width="stretch", column_config={
+            **tables.column_config(ck, steps=("milestone", "step"), times=(tables.WRITTEN,)),
+            "sample": st.column_config.LinkColumn("sample", display_text="open on Samples",
+                                                  help="This milestone's sample images (the Samples page)")})
+    else:
+        st.caption("No checkpoint in these steps yet.")
+    with st.expander("Events" + where):
         ev = tables.events_table(a.events, rng)
         st.dataframe(ev, hide_index=True, width="stretch",
                      column_config=tables.column_config(ev, steps=("step",), times=("time",)))
-        ck = a.checkpoints
-        if rng is not None and len(ck):
-            ck = ck[(ck["step"] >= rng[0]) & (ck["step"] <= rng[1])]
-        ck = ck.rename(columns={m: short_name(m) for m in snap.metrics})
-        values = tuple(c for c in ck.columns if c not in ("milestone", "step", "logged_step"))
-        st.dataframe(tables.at_log_precision(ck, values), hide_index=True, width="stretch",
-                     column_config=tables.column_config(ck, steps=("milestone", "step", "logged_step"), values=values))
     lo, hi = rng if rng else (None, None)
     st.download_button(f"Steps in view as CSV{where}", lambda: table_csv(snap, lo, hi),
                        file_name=f"{snap.name}{'-steps-%d-%d' % rng if rng else ''}.csv", mime="text/csv",

@@ -5,6 +5,7 @@ Pure functions (no Streamlit import at module level), tested without a page.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -198,3 +199,39 @@ def alert_counts(alerts: list[Alert]) -> str:
 def ranked(alerts: list[Alert]) -> list[Alert]:
     order = {s: i for i, s in enumerate(SEVERITY_ORDER)}
     return sorted(alerts, key=lambda a: order.get(a.severity, len(order)))
+
+
+# ------------------------------------------------------------------ checkpoints
+
+WRITTEN = "written (server's clock)"
+
+
+def checkpoints_view(table: pd.DataFrame, run: str | None, step_range: tuple[int, int] | None) -> pd.DataFrame:
+    """The analysis' checkpoint table (radiodash.analysis.checkpoint_table: every milestone, its file, samples
+    and the values at its step from each source) as the page shows it: one row per milestone in the step
+    range, the file's size and time, each value at the log's precision ('nan' only where a source wrote nan,
+    '—' where it has no value), and a link to the milestone on the Samples page when it has a sample."""
+    from urllib.parse import quote
+
+    from ..analysis.checkpoints import cell_text, event_columns, log_columns, size_text
+
+    if table is None or not len(table):
+        return pd.DataFrame(columns=["milestone", "step", "checkpoint", "on disk", "size", WRITTEN])
+    rows = table
+    if step_range is not None and table["step"].notna().any():
+        steps = table["step"].astype("Float64")
+        rows = table[(steps >= step_range[0]) & (steps <= step_range[1])].fillna({"step": np.nan})
+    out = pd.DataFrame({
+        "milestone": rows["milestone"].to_numpy(),
+        "step": rows["step"].to_numpy(),
+        "checkpoint": rows["checkpoint"].to_numpy(),
+        "on disk": rows["checkpoint_status"].to_numpy(),
+        "size": [size_text(v) for v in rows["size_bytes"]],
+        WRITTEN: pd.to_datetime([datetime.fromtimestamp(t) if np.isfinite(t) else None for t in rows["mtime"]]),
+    })
+    for c in [*log_columns(rows), *event_columns(rows)]:
+        out[c] = [cell_text(r, c) for _, r in rows.iterrows()]
+    link = [f"samples?run={quote(run, safe='')}&milestone={int(k)}" if run and isinstance(s, str) and s else None
+            for k, s in zip(rows["milestone"], rows["sample"])]
+    out.insert(4, "sample", link)  # next to the file it goes with: the table is wide
+    return out.reset_index(drop=True)
