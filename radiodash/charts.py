@@ -245,8 +245,10 @@ def _layout(fig: go.Figure, title: str, height: int, uirevision: str) -> go.Figu
         margin=dict(l=64, r=16, t=56, b=44), font=FONT, hovermode="x unified", uirevision=uirevision,
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=11)),
     )
-    fig.update_xaxes(showgrid=True, gridcolor="#eee", zeroline=False, automargin=True, title_standoff=6)
-    fig.update_yaxes(showgrid=True, gridcolor="#eee", zeroline=False, automargin=True, title_standoff=8)
+    # fixed margins: `automargin` costs every chart a second layout pass in the browser (a page of a dozen
+    # panels drew ~20 % slower in benchmarks/bench_latency.py); only axes with long tick labels take it
+    fig.update_xaxes(showgrid=True, gridcolor="#eee", zeroline=False)
+    fig.update_yaxes(showgrid=True, gridcolor="#eee", zeroline=False)
     return fig
 
 
@@ -714,7 +716,7 @@ def lr_figure(snap: Snapshot, analysis, height: int = 320, *, x: str = "step",
             tops.append(float(np.nanmax(rec)))
     top = max([t for t in tops if math.isfinite(t)] or [0.0])
     vals, texts = lr_ticks(top)
-    fig.update_yaxes(title_text="learning rate", range=[-0.04 * top, 1.08 * top] if top > 0 else [0, 1.0], tickmode="array",
+    fig.update_yaxes(title_text="learning rate", automargin=True, range=[-0.04 * top, 1.08 * top] if top > 0 else [0, 1.0], tickmode="array",
                      tickvals=vals, ticktext=texts, autorange=False)
     fig.update_xaxes(title_text=ax.title)
     _step_axis_range(fig, snap, ax, step_range)
@@ -752,7 +754,7 @@ def decomposition_figure(snap: Snapshot, analysis, height: int = 440, *, x: str 
     res = d["residual"].to_numpy(float)[rows]
     top = float(np.nanmax(np.abs(res))) if np.isfinite(res).any() else 0.0
     vals, texts = lr_ticks(top)  # 0 and one round value each side, in scientific notation ('5e-06')
-    fig.update_yaxes(title_text="residual", tickmode="array", tickvals=[-vals[-1], 0.0, vals[-1]] if top > 0 else [0.0],
+    fig.update_yaxes(title_text="residual", automargin=True, tickmode="array", tickvals=[-vals[-1], 0.0, vals[-1]] if top > 0 else [0.0],
                      ticktext=[f"-{texts[-1]}", "0", texts[-1]] if top > 0 else ["0"], row=2, col=1)
     fig.update_xaxes(title_text=ax.title, row=2, col=1)
     _step_axis_range(fig, snap, ax, step_range, axes=("xaxis", "xaxis2"))

@@ -24,8 +24,6 @@ defaults = [m for m in first.metrics if short_name(m) in radiodiff.OVERLAY_DEFAU
 view = ui.view_controls(first.metrics, defaults, int(first.frame["step"].iloc[-1]) if len(first.frame) else 0,
                         run=selection.rel, has_events=charts.uses_events(first, "both"))
 ui.share_box(ui.settings())
-with st.sidebar:
-    zoom.keeper()  # invisible: reports the user's zoom so the next redraw keeps it
 ui.title(first.name)
 
 if view.live:
@@ -235,3 +233,5 @@ def panels(snap) -> None:
 
 ticker()
 panels(page_snap)
+with st.sidebar:
+    zoom.mount()  # invisible: reports the user's zoom so the next redraw keeps it (last: the charts draw first)

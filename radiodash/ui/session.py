@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,7 +229,7 @@ def sidebar_picker(s: Settings, sel: Selection) -> None:
 def _picker(s: Settings, sel: Selection) -> None:
     from . import clock, runstate
 
-    entries = security.list_runs(list(s.roots))
+    entries = _listing(s.roots)
     if not entries:
         st.caption("No runs under the root yet.")
         return
@@ -252,6 +254,24 @@ def _picker(s: Settings, sel: Selection) -> None:
         st.session_state["run"] = choice
         st.query_params["run"] = choice
         st.rerun(scope="app")
+
+
+_LISTED: dict[tuple, tuple[float, list]] = {}
+_LISTED_LOCK = threading.Lock()
+
+
+def _listing(roots: tuple[Path, ...]) -> list:
+    """`security.list_runs` of the roots, shared by every session for PICKER_REFRESH_SECONDS: the picker
+    of each viewer redraws every few seconds, and one scan of the root serves them all."""
+    now = time.monotonic()
+    with _LISTED_LOCK:
+        held = _LISTED.get(roots)
+        if held is not None and now - held[0] < PICKER_REFRESH_SECONDS:
+            return held[1]
+    entries = security.list_runs(list(roots))
+    with _LISTED_LOCK:
+        _LISTED[roots] = (now, entries)
+    return entries
 
 
 @st.cache_resource

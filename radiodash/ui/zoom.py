@@ -11,7 +11,8 @@ HTML) listens to every chart's `plotly_relayout` in the page and reports, per ch
 ranges the user set and the chart's `uirevision`; a double-click (`plotly_doubleclick`) or an
 autorange drops the chart's entry. `apply()` writes those ranges into the next figure of the same
 chart — only while its `uirevision` is the same (same run, panel, axis kind and step range), so
-a changed view starts from its own range. The report is client input: `sanitize()` keeps only
+a changed view starts from its own range. The page reads the zooms (`current`) before drawing and
+mounts the reporter (`mount`) after the charts. The report is client input: `sanitize()` keeps only
 chart keys of our own shape, axis names, and finite numbers or short date strings.
 """
 from __future__ import annotations
@@ -130,17 +131,21 @@ def apply(fig, key: str, zooms: Zooms):
 _component = None
 
 
-def keeper() -> Zooms:
-    """Mount the (invisible) zoom reporter once on the page; the zooms it reported so far."""
+def mount() -> None:
+    """Mount the (invisible) zoom reporter. Call it last on the page: a component mounted before the charts
+    held up their first drawing in a new browser (~12 % in benchmarks/bench_latency.py)."""
     global _component
     if _component is None:
         _component = st.components.v2.component(NAME, js=JS, isolate_styles=False)
-    result = _component(key=NAME, default={"zoom": {}}, on_zoom_change=lambda: None, height=0)
-    zooms = sanitize(result.get("zoom") if result is not None else None)
-    st.session_state["_zooms"] = zooms
-    return zooms
+    _component(key=NAME, default={"zoom": {}}, on_zoom_change=lambda: None, height=0)
 
 
 def current() -> Zooms:
-    """What `keeper()` read on this run of the page ({} on a page without it)."""
-    return st.session_state.get("_zooms", {})
+    """The zooms the reporter sent so far (its state in the session, kept from one run of the page to the
+    next), screened; {} before it reported anything or on a page without it."""
+    try:
+        state = st.session_state.get(NAME)
+        raw = state.get("zoom") if state is not None and hasattr(state, "get") else None
+    except Exception:  # noqa: BLE001 - a state of another shape is no zoom
+        raw = None
+    return sanitize(raw)
