@@ -195,8 +195,17 @@ def test_the_step_range_applies_to_every_step_axis_panel_and_the_tables(root, mo
     assert len({t for t, _ in step_axes}) >= 8  # overlay, metric panels, discriminator, lr, decomposition
     assert set(map(tuple, step_axes.values())) == {(20_000, 30_000)}, step_axes
     # the phases and events of those steps only
+    from radiodash import open_run
+    from radiodash.analysis import analyze
+
+    run = open_run(root / "vae")
+    a = analyze(run.snapshot(), now=T + 30)
+    run.close()
+    overlapping = [p for p in a.phases if p.end_step >= 20_000 and p.start_step <= 30_000]
+    assert 0 < len(overlapping) < len(a.phases)  # the range leaves some phases out
     phase_lines = [str(m.value) for m in at.markdown if " · steps " in str(m.value)]
-    assert phase_lines and all("steps" in p for p in phase_lines)
+    assert phase_lines == [f"**{md_escape(p.name)}** · steps {p.start_step:,} to {p.end_step:,} — "
+                           f"{md_escape(p.description)}" for p in overlapping]
     events = next(d.value for d in at.dataframe if list(d.value.columns) == ["kind", "step", "time", "what"])
     assert list(events["step"]) and all(20_000 <= s <= 30_000 for s in events["step"])
     assert "Phases (steps 20,000 to 30,000)" in [str(s.value) for s in at.subheader]
