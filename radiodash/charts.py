@@ -435,9 +435,11 @@ def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str =
 
 
 def _legend_below(fig: go.Figure, rows: int = 1) -> None:
-    """The legend under the x axis, growing downwards: above the plot it grew into the title when it wrapped."""
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2 - 0.04 * (rows - 1), xanchor="left", x=0),
-                      margin=dict(b=60 + 18 * rows))
+    """The legend at the bottom of the figure, under the x axis' title, in a margin made for `rows` rows of it
+    (above the plot it grew into the title when it wrapped; placed in plot fractions it met the axis title)."""
+    fig.update_layout(legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0),
+                      margin=dict(b=52 + 19 * rows))
+    fig.update_xaxes(automargin=True)  # else the x axis' title is squeezed onto its tick labels
 
 
 def _nan_marks(fig, snap, metric, xs_all, r, s, st, idx) -> None:
@@ -725,7 +727,7 @@ def lr_figure(snap: Snapshot, analysis, height: int = 320, *, x: str = "step",
     return fig
 
 
-def decomposition_figure(snap: Snapshot, analysis, height: int = 440, *, x: str = "step",
+def decomposition_figure(snap: Snapshot, analysis, height: int = 480, *, x: str = "step",
                          step_range: tuple[int, int] | None = None, max_points: int = MAX_POINTS) -> go.Figure | None:
     """total = nll + kl_weight·kl + d_weight·disc_factor·g_loss as stacked contributions, and the residual."""
     d = getattr(analysis, "decomposition", None)
@@ -759,7 +761,7 @@ def decomposition_figure(snap: Snapshot, analysis, height: int = 440, *, x: str 
     fig.update_xaxes(title_text=ax.title, row=2, col=1)
     _step_axis_range(fig, snap, ax, step_range, axes=("xaxis", "xaxis2"))
     _layout(fig, "Loss decomposition (log)", height, _revision(snap, "decomp", ax, step_range))
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.14, xanchor="left", x=0), margin=dict(b=96))
+    _legend_below(fig, 3)
     return fig
 
 
@@ -791,6 +793,6 @@ def distribution_figure(snap: Snapshot, analysis, metric: str, height: int = 320
     fig = _figure(go.Box(x=names, q1=q1, median=med, q3=q3, lowerfence=lo, upperfence=hi, mean=mean,
                          name=plain(short_name(metric)), marker_color=color_of(metric, snap.metrics),
                          hovertext=hover))
-    fig.update_xaxes(title_text="phase (as in the Phases table)")
+    fig.update_xaxes(title_text="phase (as in the Phases table)", type="category")  # "1", "2": names, not numbers
     rng = "all" if step_range is None else f"{step_range[0]}-{step_range[1]}"
     return _layout(fig, f"{plain(short_name(metric))} by phase", height, f"{snap.path}|dist|{metric}|{rng}")

@@ -254,7 +254,7 @@ def test_metric_panels_draw_the_event_files_per_step_with_the_log_on_top(with_ev
     assert np.allclose(np.asarray(smooth.y), charts.smooth_ema(snap.events["rec_loss"].to_numpy(), 0.6))
     assert list(log.x) == list(range(0, 2_000, 100)) and log.mode == "markers"
     assert np.array_equal(np.asarray(log.y), snap.frame["train/rec_loss"].to_numpy())
-    assert fig.layout.showlegend is not False and fig.layout.legend.y < 0  # the legend says which is which
+    assert fig.layout.showlegend is not False and fig.layout.legend.yref == "container"  # says which is which, below
     assert names(charts.metric_figure(snap, "train/rec_loss", a, source="events")) == ["event files, every step"] * 2
     log_only = charts.metric_figure(snap, "train/rec_loss", a, source="log")
     assert names(log_only) == ["rec_loss (raw)", "rec_loss"] and list(log_only.data[0].x) == list(range(0, 2_000, 100))
@@ -358,3 +358,11 @@ def test_constant_series_are_named_not_drawn(with_events, tmp_path):
     one = run.snapshot()
     run.close()
     assert charts.constant_metrics(one) == {"train/a": 1.0}  # b printed a nan: drawn, with its marker
+
+
+def test_the_distribution_names_its_phases_by_their_numbers(with_events):
+    snap, a = with_events
+    fig = charts.distribution_figure(snap, a, "train/rec_loss")
+    assert list(fig.data[0].x) == [str(i) for i in range(1, len(a.phases) + 1)]
+    assert list(fig.data[0].hovertext) == [p.name for p in a.phases]
+    assert fig.layout.xaxis.type == "category"  # "2" is phase 2, not the number 2 on a linear axis
