@@ -10,7 +10,7 @@ import streamlit as st
 
 
 def main() -> None:
-    from radiodash.ui import params
+    from radiodash.ui import notifications, params
     from radiodash.ui import session as ui
 
     st.set_page_config(page_title="RadioDash", layout="wide")
@@ -19,6 +19,7 @@ def main() -> None:
     if not ui.gate(settings):
         st.stop()
     st.session_state["_through_gate"] = True  # the views check it (ui.through_gate)
+    notifications.start(settings)  # with RADIODASH_NOTIFY set: the watcher, once per server process
     if ignored:
         st.toast(params.ignored_sentence(ignored), icon=":material/link_off:", duration="long")
 

@@ -22,8 +22,9 @@ BENCHES = {
     "latency": ["bench_latency.py"],
     "load": ["bench_load.py"],
     "remote": ["bench_remote.py"],
+    "watch": ["bench_watch.py"],
 }
-QUICK_ARGS = {"ingest": ["--lines", "200000"], "events": ["--steps", "15000"], "load": ["--quick"]}
+QUICK_ARGS = {"ingest": ["--lines", "200000"], "events": ["--steps", "15000"], "load": ["--quick"], "watch": ["--quick"]}
 
 
 def main() -> int:

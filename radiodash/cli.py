@@ -45,6 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default=None, help=argparse.SUPPRESS)  # refused: see _serve
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="0.0.0.0", help="interface to listen on (0.0.0.0: the whole LAN)")
+    _notify_flags(p, server=True)
+
+    p = sub.add_parser("watch", help="notify (Slack, e-mail, ntfy, webhooks… via Apprise) when a run under the "
+                                     "roots needs attention")
+    p.add_argument("roots", nargs="+", metavar="ROOT", help="folder(s) whose runs are watched (new runs included)")
+    _notify_flags(p, server=False)
+    p.add_argument("--interval", type=float, default=None,
+                   help="seconds between two looks at every run (default 10)")
+    p.add_argument("--retries", type=int, default=None,
+                   help="tries after a failed delivery, 1, 2, 4… s apart, at most 5 min (default 10)")
 
     p = sub.add_parser("simulate", help="write a simulated RadioDiff run into a results folder")
     p.add_argument("dir")
@@ -55,6 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_arguments(p)
     return ap
+
+
+def _notify_flags(p: argparse.ArgumentParser, *, server: bool) -> None:
+    """The notification flags `watch` and `serve` share (the README's "Notifications")."""
+    p.add_argument("--notify", action="append", default=[], metavar="URL",
+                   help="an Apprise URL to notify (repeat for several; also RADIODASH_NOTIFY, separated by spaces)")
+    p.add_argument("--notify-config", action="append", default=[], metavar="FILE",
+                   help="an Apprise config file of URLs (text or YAML; repeat for several; also RADIODASH_NOTIFY_CONFIG, "
+                        "separated by ':')")
+    p.add_argument("--base-url", default=None, metavar="URL",
+                   help="the dashboard's address teammates open, for the links in messages (also RADIODASH_BASE_URL)"
+                   + ("; default: this machine's name and the port" if server else ""))
+    p.add_argument("--state", default=None, metavar="DIR",
+                   help="folder of the watcher's state file (default: the per-user state folder, "
+                        "$XDG_STATE_HOME/radiodash)")
+    p.add_argument("--notify-checkpoints", action="store_true", help="also notify at each new checkpoint milestone")
 
 
 def _problems_summary(snap) -> str:
@@ -75,12 +101,7 @@ def serve_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     The token never goes on a command line (`ps` shows every process's arguments to every user):
     `--token-file` is passed on as a path, RADIODASH_TOKEN stays in the environment.
     """
-    import os
-
-    env = dict(os.environ)
-    for key, value in (("RADIODASH_LOG", args.log), ("RADIODASH_ROOT", args.root)):
-        if value:
-            env[key] = os.path.abspath(value)
+    env = serve_env(args, os.environ)
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(args.port),
            "--server.address", args.address]
     if args.token_file:
@@ -111,6 +132,78 @@ def _serve(args: argparse.Namespace) -> int:
         return subprocess.call(cmd, env=env, cwd=APP.parent)
     except KeyboardInterrupt:
         return 0
+
+
+def serve_env(args: argparse.Namespace, environ) -> dict[str, str]:
+    """The server's environment: `serve`'s flags as RADIODASH_* variables over the caller's environment."""
+    env = dict(environ)
+    for key, value in (("RADIODASH_LOG", args.log), ("RADIODASH_ROOT", args.root)):
+        if value:
+            env[key] = os.path.abspath(value)
+    # notifications: the server runs the watcher itself (ui/notifications.py) from these variables
+    if args.notify:
+        env["RADIODASH_NOTIFY"] = " ".join([*args.notify, *(env.get("RADIODASH_NOTIFY") or "").split()])
+    if args.notify_config:  # several files: separated like RADIODASH_ROOT's folders
+        env["RADIODASH_NOTIFY_CONFIG"] = os.pathsep.join(os.path.abspath(f) for f in args.notify_config)
+    for key, value in (("RADIODASH_BASE_URL", args.base_url), ("RADIODASH_NOTIFY_STATE", args.state),
+                       ("RADIODASH_NOTIFY_CHECKPOINTS", "1" if args.notify_checkpoints else None)):
+        if value:
+            env[key] = os.path.abspath(value) if key == "RADIODASH_NOTIFY_STATE" else value
+    return env
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """`watch`: scan every run under the roots each interval and notify; runs until Ctrl-C or SIGTERM."""
+    import logging
+    import signal
+    import threading
+
+    from .notify import ENV_BASE_URL, NoTargets, StateLocked, StateUnusable, Watch, WatchSettings
+    from .notify.targets import configs_from_env, urls_from_env
+
+    roots = [Path(r) for r in args.roots]
+    for r in roots:
+        if not r.is_dir():
+            raise CliError(f"{r} is not a folder" if r.exists() else f"{r} does not exist")
+    if args.interval is not None and not args.interval > 0:
+        raise CliError(f"--interval {args.interval:g} is not a positive number of seconds")
+    if args.retries is not None and args.retries < 0:
+        raise CliError(f"--retries {args.retries} is negative")
+    config = [*args.notify_config, *configs_from_env(os.environ)]
+    extra = {k: v for k, v in (("interval", args.interval), ("retries", args.retries)) if v is not None}
+    settings = WatchSettings(roots=tuple(roots), urls=(*args.notify, *urls_from_env(os.environ)),
+                             config_files=tuple(config), base_url=args.base_url or os.environ.get(ENV_BASE_URL) or None,
+                             state_dir=Path(args.state).expanduser() if args.state else None,
+                             checkpoints=args.notify_checkpoints, **extra)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name, level in (("radiodash", logging.INFO), ("apprise", logging.WARNING)):  # Apprise's INFO: every send
+        logging.getLogger(name).addHandler(handler)
+        logging.getLogger(name).setLevel(level)
+    logging.getLogger("apprise").propagate = False
+    try:
+        watch = Watch(settings, log_handlers=[handler])
+    except NoTargets as e:
+        raise CliError(str(e)) from None
+    except (StateLocked, StateUnusable) as e:
+        raise CliError(str(e), 1) from None
+    except OSError as e:
+        raise CliError(f"cannot use the state folder: {e.strerror or e}: {e.filename or ''}".rstrip(": "), 1) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    names = ", ".join(f"{t.number}: {t.masked}" for t in watch.targets.targets)
+    print(f"watching the runs under {', '.join(str(r) for r in roots)} every {watch.fleet.interval:g} s; "
+          f"{watch.target_count} target(s) ({names}); state file {watch.store.path} (Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    watch.start()
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watch.close()
+    return 0
 
 
 class CliError(Exception):
@@ -234,11 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         # nan/inf records are data here: numpy's warnings about them are not the user's business
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            return _run(args)
+            return _watch(args) if args.command == "watch" else _run(args)
     except CliError as e:
         print(f"radiodash: {e}", file=sys.stderr)
         return e.status
     except OSError as e:  # a write that failed after the checks (disk full, permissions changed)
-        where = e.filename or args.path
+        where = e.filename or getattr(args, "path", "radiodash")
         print(f"radiodash: {where}: {e.strerror or e}", file=sys.stderr)
         return 1

@@ -161,10 +161,26 @@ def step_pieces(line: bytes) -> list[bytes]:
 # ---------------------------------------------------------------------------- config
 
 
+def literal(text: str) -> Any:
+    """`ast.literal_eval` (never eval), safe to call from any thread.
+
+    CPython 3.11's ast is not thread-safe (gh-106905): a follower thread reading a config header
+    while Streamlit compiles a page can get "SystemError: AST constructor recursion depth
+    mismatch". The input is not at fault, so it is read again (a few times, then it fails as such).
+    """
+    for attempt in range(3):
+        try:
+            return ast.literal_eval(text)
+        except SystemError:
+            if attempt == 2:
+                raise ValueError("could not be read (a Python parser error)") from None
+    return None  # not reached
+
+
 def parse_dict_config(message: str) -> dict[str, Any] | None:
     """The one-line config: a Python dict repr, read with ast.literal_eval (never eval)."""
     try:
-        value = ast.literal_eval(message.strip())
+        value = literal(message.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         return None
     return value if isinstance(value, dict) else None
@@ -175,7 +191,7 @@ def _scalar(text: str) -> Any:
     if text in ("", "~", "null"):
         return None
     try:
-        return ast.literal_eval(text)  # numbers, None/True/False, Python-repr lists, quoted strings
+        return literal(text)  # numbers, None/True/False, Python-repr lists, quoted strings
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         return text
 

@@ -11,7 +11,7 @@ from radiodash.analysis import analyze, live_header
 from radiodash.model import config_value, short_name
 from radiodash.report import table_csv
 from radiodash.text import age, duration, md_escape, rate
-from radiodash.ui import clock, runstate, tables, zoom
+from radiodash.ui import clock, notifications, runstate, tables, zoom
 from radiodash.ui import session as ui
 from radiodash.ui.figures import cached
 
@@ -232,6 +232,7 @@ def panels(snap) -> None:
 
 
 ticker()
+notifications.panel()
 panels(page_snap)
 with st.sidebar:
     zoom.mount()  # invisible: reports the user's zoom so the next redraw keeps it (last: the charts draw first)

@@ -1,0 +1,313 @@
+"""Every run under the roots, followed cheaply, each summed up in one small record.
+
+Why a fleet, next to the dashboard's registry: the registry follows the few runs people look at;
+whatever watches *all* runs (the notification watcher, a team overview page) needs every run under
+the roots, new ones included, at a cost that stays small with hundreds of finished runs. So each
+`interval` a `Fleet`:
+
+- lists the runs under each root (`security.list_runs`: the same rule the sidebar uses);
+- keeps one `Run` per run and refreshes it (a run whose files did not change costs one directory
+  listing; a RadioDiff run's table is small: ~1,500 records for 150,000 steps at log_freq 100);
+- analyses a run (`analysis.analyze`) only when its version changed, and takes its state as of
+  each scan (`analysis.run_state`: it moves with the clock even when no byte was written); the
+  header figures and alerts (`analysis.live_header`) are redone when the version or the state
+  changed, and at every scan while stalled or stopped (that alert counts the silence);
+- drops a run whose files disappeared.
+
+The summaries are immutable and the fleet is thread-safe: one fleet can serve every viewer and
+the watcher. No Streamlit here (the UI wraps it in `ui/notifications.py`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import pandas as pd
+
+from .analysis import Analysis, LiveHeader, analyze, live_header, run_state
+from .analysis.events import _time_at
+from .model import as_number, config_value
+from .run import Run
+from .security import RunEntry, list_runs
+
+log = logging.getLogger("radiodash.fleet")
+
+DEFAULT_INTERVAL = 10.0  # seconds between scans
+
+
+@dataclass(frozen=True)
+class AlertInfo:
+    """One alert of a run, as the analysis raised it, with the log's own time at its step."""
+
+    code: str
+    severity: str  # error | warning | info
+    message: str
+    action: str  # what to do, one sentence ("" for information only)
+    step: int | None
+    log_time: pd.Timestamp | None  # the log's timestamp at `step` (naive local time, as logged)
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CrashInfo:
+    """A launch after which a console capture shows a Python traceback."""
+
+    segment: int  # the launch's index in the run (0 = first)
+    file: str  # the log file's name
+    last_step: int | None  # the launch's last logged step
+    last_time: pd.Timestamp | None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a watcher or an overview needs of one run, at one scan."""
+
+    key: str  # the run's real path: unique, stable across restarts
+    name: str  # its folder or file name
+    rel: str  # its path under `root` with "/" separators (what `?run=` takes)
+    root: str
+    version: int  # the run store's version this summary was computed from
+    as_of: float  # epoch seconds the state is true at
+    state: str  # live | stalled | stopped | finished | unreachable | unknown (analysis.state)
+    state_description: str  # one true line: "stalled: no line for 14 min 00 s (usual 20 s), at step …"
+    latest_step: int | None
+    train_num_steps: int | None
+    log_freq: int | None
+    steps_per_hour: float | None
+    eta_seconds: float | None  # only while live
+    last_written: float | None  # epoch seconds: the files' newest mtime
+    last_log_time: pd.Timestamp | None  # the log's last timestamp
+    alerts: tuple[AlertInfo, ...]  # ranked: errors, warnings, then information
+    milestone: int | None  # the latest checkpoint milestone K the log reached (model-K.pt)
+    milestone_step: int | None
+    milestone_time: pd.Timestamp | None
+    crashes: tuple[CrashInfo, ...]
+
+    @property
+    def worst(self) -> AlertInfo | None:
+        """The most severe alert (the first of the ranked list), or None."""
+        return self.alerts[0] if self.alerts else None
+
+    @property
+    def crashed(self) -> bool:
+        """A console capture of the run shows a traceback."""
+        return bool(self.crashes)
+
+
+Listener = Callable[[tuple[RunSummary, ...], float], None]
+
+
+@dataclass
+class _Followed:
+    root: str
+    entry: RunEntry
+    run: Run
+    basis: Analysis | None = None
+    basis_version: int = -1
+    head: LiveHeader | None = None  # live_header of the basis, redone when the version or the state changes
+    log_times: dict[int | None, pd.Timestamp | None] = field(default_factory=dict)  # step -> log time, this version
+    failed: bool = False  # its last refresh raised (said once in the log until it works again)
+
+
+class Fleet:
+    """Every run under `roots`, refreshed and summed up every `interval` seconds (see the module docstring).
+
+    `scan()` does one pass synchronously (tests drive it with a controlled `now`); `start()` runs
+    passes on a thread of its own. Listeners get every pass's summaries, on that thread.
+    `make_run` opens a run from its path (a local `Run` by default: any `Source` works).
+    """
+
+    def __init__(self, roots: Iterable[str | os.PathLike], *, interval: float = DEFAULT_INTERVAL,
+                 clock: Callable[[], float] = time.time, make_run: Callable[[str], Run] = Run,
+                 max_depth: int = 3) -> None:
+        self.roots = tuple(Path(r) for r in roots)
+        self.interval = float(interval)
+        self.clock = clock
+        self.make_run = make_run
+        self.max_depth = max_depth
+        self._lock = threading.Lock()  # guards _summaries and _listeners
+        self._scan_lock = threading.Lock()  # one pass at a time
+        self._followed: dict[str, _Followed] = {}
+        self._summaries: dict[str, RunSummary] = {}
+        self._listeners: list[Listener] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.scans = 0
+        self.last_scan_at: float | None = None
+        self.last_scan_seconds: float | None = None  # wall time the last pass took
+        self.listing_problem: str | None = None  # why the last listing failed (the previous one is kept)
+
+    # ------------------------------------------------------------------ reading
+
+    def summaries(self) -> list[RunSummary]:
+        """Every run's latest summary, most recently written first."""
+        with self._lock:
+            found = list(self._summaries.values())
+        return sorted(found, key=lambda s: (s.last_written or 0.0, s.key), reverse=True)
+
+    def summary(self, key: str) -> RunSummary | None:
+        """The summary of the run at `key` (its real path), or None."""
+        with self._lock:
+            return self._summaries.get(key)
+
+    def analysis(self, key: str) -> Analysis | None:
+        """The analysis of the run's latest version (what its alerts came from), or None."""
+        f = self._followed.get(key)
+        return f.basis if f is not None else None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._summaries)
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(summaries, now)` after every pass (on the scanning thread)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    # ------------------------------------------------------------------ scanning
+
+    def scan(self, now: float | None = None) -> tuple[RunSummary, ...]:
+        """One pass: list, refresh, summarise, tell the listeners. Returns the summaries."""
+        with self._scan_lock:
+            t0 = time.perf_counter()
+            now = self.clock() if now is None else float(now)
+            listed = self._list()
+            if listed is not None:
+                self._sync(listed)
+            out: dict[str, RunSummary] = {}
+            for key, f in list(self._followed.items()):
+                s = self._summarize(key, f, now)
+                if s is not None:
+                    out[key] = s
+            with self._lock:
+                self._summaries = out
+                listeners = list(self._listeners)
+            self.scans += 1
+            self.last_scan_at = now
+            self.last_scan_seconds = time.perf_counter() - t0
+            result = tuple(out.values())
+        for listener in listeners:
+            try:
+                listener(result, now)
+            except Exception:  # noqa: BLE001 - one bad listener must not stop the scans
+                log.exception("a fleet listener failed")
+        return result
+
+    def _list(self) -> dict[str, tuple[str, RunEntry]] | None:
+        """{real path: (root, entry)} of every run under the roots; None when a root cannot be listed now."""
+        found: dict[str, tuple[str, RunEntry]] = {}
+        try:
+            for root in self.roots:
+                for e in list_runs([root], self.max_depth):
+                    found.setdefault(str(e.path), (str(root), e))  # nested roots: the first one names it
+        except OSError as e:  # a file vanished mid-walk, a root unreadable: keep the runs we have
+            self.listing_problem = f"{type(e).__name__}: {e.strerror or e}"
+            log.warning("listing the runs failed (%s); the previous list is kept", self.listing_problem)
+            return None
+        self.listing_problem = None
+        return found
+
+    def _sync(self, listed: Mapping[str, tuple[str, RunEntry]]) -> None:
+        for key in [k for k in self._followed if k not in listed]:
+            self._followed.pop(key).run.close()  # its files are gone: dropped
+        for key, (root, entry) in listed.items():
+            f = self._followed.get(key)
+            if f is None:
+                self._followed[key] = _Followed(root, entry, self.make_run(key))
+            else:
+                f.entry = entry
+
+    def _summarize(self, key: str, f: _Followed, now: float) -> RunSummary | None:
+        try:
+            f.run.refresh()  # an unchanged run: one listing
+            snap = f.run.snapshot()
+            if f.basis is None or f.basis_version != snap.version:
+                f.basis, f.basis_version = analyze(snap, now=now), snap.version  # once per version
+                f.head, f.log_times = None, {}
+            state = run_state(snap, now, usual=f.basis.throughput.typical_interval_seconds)
+            # throughput and alerts as of now (the state's alert included); the same as the last scan's while
+            # neither the version nor the state changed — but a stalled/stopped alert counts the silence: redone
+            if f.head is None or f.head.state.state != state.state or state.state in ("stalled", "stopped"):
+                f.head = live_header(snap, f.basis, now)
+            head = f.head
+        except Exception:  # noqa: BLE001 - a run that cannot be read must not stop the others
+            if not f.failed:
+                log.exception("reading %s failed; it is read again from its start at the next scan", key)
+            # the failed read may have consumed lines it never applied (CPython 3.11's ast is not thread-safe:
+            # a literal_eval racing Streamlit's compile can raise SystemError mid-chunk): a fresh Run loses nothing
+            try:
+                f.run.close()
+            finally:
+                self._followed[key] = _Followed(f.root, f.entry, self.make_run(key), failed=True)
+            with self._lock:
+                return self._summaries.get(key)
+        f.failed = False
+        basis, tp = f.basis, head.throughput
+        config = snap.config
+        checkpoints = [e for e in basis.events if e.kind == "checkpoint"]
+        last_ckpt = checkpoints[-1] if checkpoints else None
+        log_freq = as_number(config_value(config, "trainer", "log_freq"))
+        return RunSummary(
+            key=key, name=snap.name, rel=f.entry.rel, root=f.root, version=snap.version, as_of=now,
+            state=state.state, state_description=state.description, latest_step=state.latest_step,
+            train_num_steps=state.total_steps, log_freq=int(log_freq) if log_freq else None,
+            steps_per_hour=tp.steps_per_hour, eta_seconds=tp.eta_seconds if state.show_eta else None,
+            last_written=state.last_written, last_log_time=state.last_log_time,
+            alerts=tuple(AlertInfo(a.code, a.severity, a.message, a.action, a.step, self._log_time(f, snap, a.step),
+                                   dict(a.detail)) for a in head.alerts),
+            milestone=int(last_ckpt.detail["milestone"]) if last_ckpt else None,
+            milestone_step=last_ckpt.step if last_ckpt else None,
+            milestone_time=last_ckpt.time if last_ckpt else None,
+            crashes=tuple(CrashInfo(s.index, os.path.basename(s.file), s.last_step, s.last_time)
+                          for s in snap.segments if s.crashed),
+        )
+
+    @staticmethod
+    def _log_time(f: _Followed, snap, step: int | None) -> pd.Timestamp | None:
+        if step not in f.log_times:
+            f.log_times[step] = _time_at(snap.frame, step)
+        return f.log_times[step]
+
+    # ------------------------------------------------------------------ the thread
+
+    def start(self, delay: float = 0.0) -> "Fleet":
+        """Scan after `delay` seconds, then every `interval` seconds, on a daemon thread (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, args=(delay,), name="radiodash-fleet", daemon=True)
+            self._thread.start()
+        return self
+
+    def _loop(self, delay: float) -> None:
+        if delay > 0:
+            self._stop.wait(delay)
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.scan()
+            except Exception:  # noqa: BLE001 - the loop outlives a bad pass
+                log.exception("a fleet scan failed")
+            # the interval is from start to start: a slow pass does not stretch the cadence
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop scanning and close every run."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        with self._scan_lock:
+            for f in self._followed.values():
+                f.run.close()
+            self._followed.clear()
