@@ -247,3 +247,16 @@ def test_the_clock_override_is_for_tests_and_ignores_junk(monkeypatch):
         monkeypatch.setenv("RADIODASH_STOPPED_AFTER", junk)
         assert clock.stopped_after() == 3600
     assert np.isfinite(clock.now())
+
+
+def test_the_pickers_shared_listing_shows_a_run_created_since(tmp_path):
+    from radiodash.ui import session
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "2025-08-15-20-41_.log").write_text("x\n")
+    roots = (tmp_path,)
+    assert [e.rel for e in session._listing(roots)] == ["a"]
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "2025-08-15-20-41_.log").write_text("x\n")
+    assert [e.rel for e in session._listing(roots)] == ["a"]  # shared for a few seconds…
+    assert sorted(e.rel for e in session._listing(roots, must_have="b")) == ["a", "b"]  # …unless the page's run is new

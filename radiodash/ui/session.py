@@ -229,7 +229,7 @@ def sidebar_picker(s: Settings, sel: Selection) -> None:
 def _picker(s: Settings, sel: Selection) -> None:
     from . import clock, runstate
 
-    entries = _listing(s.roots)
+    entries = _listing(s.roots, sel.rel)
     if not entries:
         st.caption("No runs under the root yet.")
         return
@@ -260,13 +260,15 @@ _LISTED: dict[tuple, tuple[float, list]] = {}
 _LISTED_LOCK = threading.Lock()
 
 
-def _listing(roots: tuple[Path, ...]) -> list:
+def _listing(roots: tuple[Path, ...], must_have: str | None = None) -> list:
     """`security.list_runs` of the roots, shared by every session for PICKER_REFRESH_SECONDS: the picker
-    of each viewer redraws every few seconds, and one scan of the root serves them all."""
+    of each viewer redraws every few seconds, and one scan of the root serves them all. A listing that
+    lacks `must_have` (the run on screen, created since) is scanned again at once."""
     now = time.monotonic()
     with _LISTED_LOCK:
         held = _LISTED.get(roots)
-        if held is not None and now - held[0] < PICKER_REFRESH_SECONDS:
+        if held is not None and now - held[0] < PICKER_REFRESH_SECONDS and (
+                must_have is None or any(e.rel == must_have for e in held[1])):
             return held[1]
     entries = security.list_runs(list(roots))
     with _LISTED_LOCK:
