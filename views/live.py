@@ -213,7 +213,7 @@ def panels(snap) -> None:
                      column_config=tables.column_config(ev, steps=("step",), times=("time",)))
     lo, hi = rng if rng else (None, None)
     st.download_button(f"Steps in view as CSV{where}", lambda: table_csv(snap, lo, hi),
-                       file_name=f"{snap.name}{'-steps-%d-%d' % rng if rng else ''}.csv", mime="text/csv",
+                       file_name=f"{snap.name}{f'-steps-{rng[0]}-{rng[1]}' if rng else ''}.csv", mime="text/csv",
                        help="One row per logged step in the view: step, time, launch, file, metrics.",
                        key="csv_download")
 

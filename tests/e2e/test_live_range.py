@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -43,6 +44,6 @@ def test_the_step_range_is_every_step_charts_range_and_the_csvs(servers, root, c
     shot(page, "live-step-range")
     with page.expect_download() as dl:
         page.get_by_role("button", name="Steps in view as CSV (steps 4,000 to 12,000)").click()
-    rows = list(csv.DictReader(io.StringIO(open(dl.value.path()).read())))
+    rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text())))
     assert [int(r["step"]) for r in rows] == list(range(4_000, 12_001, 100))
     assert dl.value.suggested_filename == "range1-steps-4000-12000.csv"
