@@ -2,10 +2,17 @@
 
 No Streamlit here (a notebook or the HTML report use the same figures). Log-derived text
 (metric names, file names) goes through `plain()`: Plotly renders a subset of HTML in text.
+
+Every step-axis figure takes the same view: `x` (step, wall-clock time or hours since the start),
+`step_range` (the rows drawn; on a step axis also the axis' range, so every panel of a page shows
+the same steps) and `source` — the log's records, the event files' per-step values, or both
+(the event files are a second, labelled source: never merged into the log's columns).
 """
 from __future__ import annotations
 
 import html
+import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -16,12 +23,12 @@ from plotly.subplots import make_subplots
 from scipy.signal import lfilter
 from tsdownsample import MinMaxLTTBDownsampler
 
-from .model import metric_column, short_name
-from .model import Snapshot
+from .model import Snapshot, config_value, metric_column, short_name
 from .radiodiff import d_weight_clamp, share_at_clamp
 
 X_CHOICES = ("step", "time", "hours")
 SMOOTHERS = ("ema", "centered")
+SOURCES = ("both", "events", "log")  # what metric panels draw when the run has event files
 PALETTE = qualitative.D3
 RAW_OPACITY = 0.28
 PHASE_FILLS = ("rgba(99,110,250,0.06)", "rgba(0,0,0,0.0)")
@@ -29,6 +36,12 @@ FONT = dict(family="Inter, system-ui, sans-serif", size=12)
 # points a trace sends to the browser: more than a half-width panel has pixels, few enough that
 # a page of a dozen panels draws in a new browser within seconds (benchmarks/bench_latency.py)
 MAX_POINTS = 1000
+#: The event files' learning-rate tag: written after the scheduler stepped (the rate of the next step).
+LR_TAG = "Learning_Rate"
+#: Discriminator series the event files hold (every step) and the log only under accumulation > 1.
+DISC_SERIES = ("disc_loss", "logits_real", "logits_fake")
+LOG_NAME = "log"
+EVENTS_NAME = "event files"
 
 
 def _figure(*traces) -> go.Figure:
@@ -109,36 +122,15 @@ def downsample_indices(x: np.ndarray, y: np.ndarray, n_out: int = MAX_POINTS) ->
     return np.unique(np.concatenate(parts).astype(np.int64))
 
 
-# ------------------------------------------------------------------ shared look and decorations
+# ------------------------------------------------------------------ the view every panel shares
 
 
-def _layout(fig: go.Figure, title: str, height: int, uirevision: str) -> go.Figure:
-    fig.update_layout(  # explicit colours, no named template: applying one deep-copies it (~50 ms a figure)
-        paper_bgcolor="white", plot_bgcolor="white", colorway=PALETTE, height=height, title=dict(text=title, x=0.01, font=dict(size=14)),
-        margin=dict(l=56, r=16, t=48, b=36), font=FONT, hovermode="x unified", uirevision=uirevision,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=11)),
-    )
-    fig.update_xaxes(showgrid=True, gridcolor="#eee", zeroline=False)
-    fig.update_yaxes(showgrid=True, gridcolor="#eee", zeroline=False)
-    return fig
+@dataclass(frozen=True)
+class Axis:
+    """The x axis of a panel: the kind used (time needs timestamps) and its title."""
 
-
-def color_of(metric: str, metrics: Sequence[str] | None = None) -> str:
-    i = list(metrics).index(metric) if metrics and metric in metrics else sum(map(ord, metric))
-    return PALETTE[i % len(PALETTE)]
-
-
-def _axis(frame: pd.DataFrame, x: str, rows: slice = slice(None)) -> tuple[np.ndarray, str, str]:
-    """x values of `rows`, the axis kind actually used, and its title (time needs timestamps)."""
-    if x in ("time", "hours"):
-        t = frame["time"].to_numpy()
-        known = ~np.isnat(t)
-        if known.any():
-            if x == "time":
-                return t[rows], "time", "wall-clock time"
-            t0 = t[np.argmax(known)]
-            return (t[rows] - t0) / np.timedelta64(1, "s") / 3600, "hours", "hours since start"
-    return frame["step"].to_numpy()[rows], "step", "step"
+    kind: str  # step | time | hours
+    title: str
 
 
 def _rows(steps: np.ndarray, step_range: tuple[int, int] | None) -> slice:
@@ -147,6 +139,122 @@ def _rows(steps: np.ndarray, step_range: tuple[int, int] | None) -> slice:
         return slice(0, steps.size)
     lo, hi = step_range
     return slice(int(np.searchsorted(steps, lo, "left")), int(np.searchsorted(steps, hi, "right")))
+
+
+def _axis_kind(frame: pd.DataFrame, x: str) -> Axis:
+    if x in ("time", "hours") and "time" in frame.columns and frame["time"].notna().any():
+        return Axis("time", "wall-clock time (the log's clock)") if x == "time" else Axis("hours", "hours since start")
+    return Axis("step", "step")
+
+
+def _axis(frame: pd.DataFrame, x: str, rows: slice = slice(None)) -> tuple[np.ndarray, str, str]:
+    """x values of `rows` of the log's table, the axis kind actually used, and its title."""
+    ax = _axis_kind(frame, x)
+    if ax.kind == "step":
+        return frame["step"].to_numpy()[rows], ax.kind, ax.title
+    t = frame["time"].to_numpy()
+    if ax.kind == "time":
+        return t[rows], ax.kind, ax.title
+    t0 = t[np.argmax(~np.isnat(t))]
+    return (t[rows] - t0) / np.timedelta64(1, "s") / 3600, ax.kind, ax.title
+
+
+def _log_clock_offset(snap: Snapshot) -> float:
+    """Seconds to add to an event's wall_time (epoch seconds) to read it on the log's clock.
+
+    The log's timestamps are the trainer's local time without a zone; the event files' are epoch
+    seconds. Both are written at the same moment of a step, so the median difference over the steps
+    both sources hold is the trainer's zone offset (to within the milliseconds between the writes).
+    Without a shared step: the server's own zone offset at that time.
+    """
+    frame, ev = snap.frame, snap.events
+    common, fi, ei = np.intersect1d(frame["step"].to_numpy(), ev["step"].to_numpy(), return_indices=True)
+    if common.size:
+        t = frame["time"].to_numpy()[fi]
+        ok = ~np.isnat(t)
+        if ok.any():
+            naive = t[ok].astype("datetime64[ns]").astype(np.int64) / 1e9
+            return float(np.median(naive - ev["wall_time"].to_numpy()[ei][ok]))
+    import time as _time
+
+    w = float(ev["wall_time"].iloc[0]) if len(ev) else _time.time()
+    return float(_time.localtime(w).tm_gmtoff)
+
+
+def _event_x(snap: Snapshot, ax: Axis, rows: slice) -> np.ndarray:
+    """x values of `rows` of the event table on the panel's axis (the log's clock for time axes)."""
+    ev = snap.events
+    if ax.kind == "step":
+        return ev["step"].to_numpy()[rows]
+    secs = ev["wall_time"].to_numpy()[rows] + _log_clock_offset(snap)
+    t = (secs * 1e9).astype("datetime64[ns]")
+    if ax.kind == "time":
+        return t
+    lt = snap.frame["time"].to_numpy()
+    t0 = lt[np.argmax(~np.isnat(lt))] if (~np.isnat(lt)).any() else t[0]
+    return (t - t0) / np.timedelta64(1, "s") / 3600
+
+
+def event_tag(snap: Snapshot, metric: str) -> str | None:
+    """The event files' tag holding the same metric as a log column (by short name), or None."""
+    name = short_name(metric)
+    return name if name in snap.events.columns and name not in ("step", "wall_time") else None
+
+
+def event_tags(snap: Snapshot) -> list[str]:
+    """The event files' value tags, in the order written."""
+    return [c for c in snap.events.columns if c not in ("step", "wall_time")]
+
+
+def uses_events(snap: Snapshot, source: str) -> bool:
+    return source in ("both", "events") and bool(event_tags(snap)) and len(snap.events) > 0
+
+
+def run_span(snap: Snapshot) -> tuple[int, int] | None:
+    """The first and last step either source holds (the log's records, the event files' steps)."""
+    ends = [(int(t["step"].iloc[0]), int(t["step"].iloc[-1])) for t in (snap.frame, snap.events) if len(t)]
+    return (min(a for a, _ in ends), max(b for _, b in ends)) if ends else None
+
+
+def _step_axis_range(fig: go.Figure, snap: Snapshot, ax: Axis, step_range: tuple[int, int] | None,
+                     axes: Sequence[str] = ("xaxis",)) -> None:
+    """On a step axis, the step range — else the run's whole span — is the axis' range: every panel of
+    the page shows the same steps, aligned one under the other (autorange pads each panel differently)."""
+    span = step_range if step_range is not None else run_span(snap)
+    if ax.kind != "step" or span is None or span[0] == span[1]:
+        return
+    for a in axes:
+        fig.layout[a].range = list(span)
+        fig.layout[a].autorange = False
+
+
+def _revision(snap: Snapshot, panel: str, ax: Axis, step_range: tuple[int, int] | None, *extra: object) -> str:
+    """A panel's `uirevision`: constant while the user's zoom means the same thing (same run, panel,
+    axis kind and step range), so a redraw with new data never takes the zoom away."""
+    rng = "all" if step_range is None else f"{step_range[0]}-{step_range[1]}"
+    return "|".join(str(p) for p in (snap.path, panel, ax.kind, rng, *extra))
+
+
+# ------------------------------------------------------------------ shared look and decorations
+
+
+def _layout(fig: go.Figure, title: str, height: int, uirevision: str) -> go.Figure:
+    fig.update_layout(  # explicit colours, no named template: applying one deep-copies it (~50 ms a figure)
+        paper_bgcolor="white", plot_bgcolor="white", colorway=PALETTE, height=height,
+        title=dict(text=title, x=0.01, xanchor="left", y=0.98, yanchor="top", font=dict(size=14)),
+        margin=dict(l=64, r=16, t=56, b=44), font=FONT, hovermode="x unified", uirevision=uirevision,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=11)),
+    )
+    # fixed margins: `automargin` costs every chart a second layout pass in the browser (a page of a dozen
+    # panels drew ~20 % slower in benchmarks/bench_latency.py); only axes with long tick labels take it
+    fig.update_xaxes(showgrid=True, gridcolor="#eee", zeroline=False)
+    fig.update_yaxes(showgrid=True, gridcolor="#eee", zeroline=False)
+    return fig
+
+
+def color_of(metric: str, metrics: Sequence[str] | None = None) -> str:
+    i = list(metrics).index(metric) if metrics and metric in metrics else sum(map(ord, metric))
+    return PALETTE[i % len(PALETTE)]
 
 
 def decorate_steps(fig: go.Figure, snap: Snapshot, analysis, lo: float | None = None, hi: float | None = None,
@@ -163,15 +271,16 @@ def decorate_steps(fig: go.Figure, snap: Snapshot, analysis, lo: float | None = 
         for i, p in enumerate(analysis.phases):
             if hi is not None and p.start_step > hi or lo is not None and p.end_step < lo:
                 continue
+            x0 = p.start_step if lo is None else max(p.start_step, lo)
             shapes.append(dict(type="rect", xref="x", yref="paper", x0=p.start_step, x1=p.end_step, y0=0, y1=1,
                                fillcolor=PHASE_FILLS[i % 2], line_width=0, layer="below"))
             if label:
                 # the number only (the phases table has the names): full names overlap on short phases
-                notes.append(dict(x=p.start_step, y=1, xref="x", yref="paper", text=str(i + 1),
+                notes.append(dict(x=x0, y=1, xref="x", yref="paper", text=str(i + 1),
                                   hovertext=plain(p.name), showarrow=False, xanchor="left", yanchor="top",
                                   font=dict(size=10, color="#888")))
     for seg in snap.segments[1:]:
-        if seg.first_step is None:
+        if seg.first_step is None or (lo is not None and seg.first_step < lo) or (hi is not None and seg.first_step > hi):
             continue
         what = "resume" if seg.is_resume else "launch"
         shapes.append(dict(type="line", xref="x", yref="paper", x0=seg.first_step, x1=seg.first_step, y0=0, y1=1,
@@ -179,10 +288,57 @@ def decorate_steps(fig: go.Figure, snap: Snapshot, analysis, lo: float | None = 
         notes.append(dict(x=seg.first_step, y=0, xref="x", yref="paper", text=f"{what} @ {seg.first_step:,}",
                           showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=9)))
     disc = getattr(analysis, "disc", None) if analysis is not None else None
-    if disc is not None and disc.first_on_step is not None:
+    if disc is not None and disc.first_on_step is not None and (lo is None or disc.first_on_step >= lo) and (
+            hi is None or disc.first_on_step <= hi):
         shapes.append(dict(type="line", xref="x", yref="paper", x0=disc.first_on_step, x1=disc.first_on_step, y0=0,
                            y1=1, line=dict(color="#d62728", dash="dot", width=1)))
     fig.update_layout(shapes=[*fig.layout.shapes, *shapes], annotations=[*fig.layout.annotations, *notes])
+
+
+def _bounds(step_range: tuple[int, int] | None, steps: np.ndarray) -> tuple[float | None, float | None]:
+    if step_range is not None:
+        return step_range
+    return (float(steps[0]), float(steps[-1])) if steps.size else (None, None)
+
+
+# ------------------------------------------------------------------ series helpers
+
+
+def _hover_times(frame: pd.DataFrame, rows: slice, idx: np.ndarray) -> np.ndarray:
+    # a fixed-width str array: object arrays are deep-copied element by element by Plotly
+    return np.asarray(pd.Series(frame["time"].to_numpy()[rows][idx]).dt.strftime("%Y-%m-%d %H:%M:%S")
+                      .fillna("time unknown").to_numpy(), dtype=str)
+
+
+def _event_series(snap: Snapshot, tag: str, ax: Axis, step_range, smoother: str, smooth: float, max_points: int):
+    """(x, raw, smoothed, steps) of one event tag within the step range, downsampled; None when empty."""
+    ev = snap.events
+    steps = ev["step"].to_numpy()
+    raw_all = ev[tag].to_numpy(float)
+    rows = _rows(steps, step_range)
+    raw, st = raw_all[rows], steps[rows]
+    ok = np.isfinite(raw)
+    if not ok.any():
+        return None
+    sm = smoothed(raw_all, smoother, smooth)[rows]  # the full series first, like the log's
+    xs = _event_x(snap, ax, rows)
+    idx = downsample_indices(st, raw, max_points)
+    return xs[idx], raw[idx], sm[idx], st[idx]
+
+
+def constant_metrics(snap: Snapshot, step_range: tuple[int, int] | None = None) -> dict[str, float]:
+    """Log metrics whose every record in the range holds the same finite value (e.g. `logvar` = 0 on
+    every line): listed in a sentence instead of a panel of a flat line. A series with a nan, an inf
+    or fewer than two records is never listed here."""
+    frame = snap.frame
+    rows = _rows(frame["step"].to_numpy(), step_range)
+    out = {}
+    for m in snap.metrics:
+        v = frame[m].to_numpy(float)[rows]
+        v = v[~np.isnan(v)] if m not in set(snap.nonfinite["metric"]) else v  # a cell no line filled is not data
+        if v.size >= 2 and np.isfinite(v).all() and (v == v[0]).all():
+            out[m] = float(v[0])
+    return out
 
 
 # ------------------------------------------------------------------ figures
@@ -196,32 +352,98 @@ def _series(snap: Snapshot, metric: str) -> pd.DataFrame:
 
 def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str = "ema", smooth: float = 0.6,
                   x: str = "step", log_y: bool = False, step_range: tuple[int, int] | None = None,
-                  max_points: int = MAX_POINTS, height: int = 320) -> go.Figure:
+                  max_points: int = MAX_POINTS, height: int = 320, source: str = "log") -> go.Figure:
     """One metric: the raw series faint behind its smoothed curve (smoothed on the full series first).
+
+    With `source` "both" or "events" and an event tag of the same short name, the event files'
+    per-step series is the curve, and with "both" the log's records sit on top as dots; the legend
+    says which is which. `metric` may also be an event tag the log does not have.
 
     Phase names are written on the overlay panel only: each text label costs the browser a
     measurement on every draw.
     """
-    frame = _series(snap, metric)
-    steps = frame["step"].to_numpy()
-    raw = frame[metric].to_numpy(float) if metric in frame.columns else np.zeros(0)
-    sm = smoothed(raw, smoother, smooth)  # full resolution, before any range or downsampling
-    rows = _rows(steps, step_range)
-    xs_all, used, xtitle = _axis(frame, x, rows)
-    r, s, st = raw[rows], sm[rows], steps[rows]
-    idx = downsample_indices(st, r, max_points)
-    # numeric customdata and a fixed-width str array: object arrays are deep-copied element by element by Plotly
-    times = np.asarray(pd.Series(frame["time"].to_numpy()[rows][idx]).dt.strftime("%Y-%m-%d %H:%M:%S")
-                       .fillna("time unknown").to_numpy(), dtype=str)
-    color = color_of(metric, snap.metrics)
+    in_log = metric in snap.frame.columns or metric in snap.val_frame.columns
+    tag = metric if not in_log and metric in event_tags(snap) else event_tag(snap, metric)
+    draw_events = tag is not None and (uses_events(snap, source) or not in_log)
+    draw_log = in_log and (source in ("both", "log") or not draw_events)
+    frame = _series(snap, metric) if in_log else snap.frame
+    ax = _axis_kind(frame, x)
     name = plain(short_name(metric))
+    color = color_of(metric, snap.metrics) if in_log else color_of(metric)
     fig = _figure()
-    fig.add_trace(go.Scatter(x=xs_all[idx], y=r[idx], mode="lines", name=f"{name} (raw)", line=dict(color=color, width=1),
-                             opacity=RAW_OPACITY, customdata=st[idx].astype(float), text=times, showlegend=False,
-                             hovertemplate="raw %{y:.6g} · step %{customdata:,.0f} · %{text}<extra></extra>"))
-    if smooth > 0:
-        fig.add_trace(go.Scatter(x=xs_all[idx], y=s[idx], mode="lines", name=name, line=dict(color=color, width=2),
-                                 showlegend=False, hovertemplate=f"smoothed ({smoother}) %{{y:.6g}}<extra></extra>"))
+    title = name
+    finite: list[np.ndarray] = []
+    if draw_events:
+        got = _event_series(snap, tag, ax, step_range, smoother, smooth, max_points)
+        if got is not None:
+            xs, raw, sm, st = got
+            finite.append(raw[np.isfinite(raw)])
+            fig.add_trace(go.Scatter(x=xs, y=raw, mode="lines", name=f"{EVENTS_NAME}, every step",
+                                     line=dict(color=color, width=1), opacity=RAW_OPACITY if smooth > 0 else 1.0,
+                                     customdata=st.astype(float), showlegend=smooth <= 0,
+                                     hovertemplate="event files %{y:.6g} · step %{customdata:,.0f}<extra></extra>"))
+            if smooth > 0:
+                fig.add_trace(go.Scatter(x=xs, y=sm, mode="lines", name=f"{EVENTS_NAME}, every step",
+                                         line=dict(color=color, width=2),
+                                         hovertemplate=f"event files, smoothed ({smoother}) %{{y:.6g}}<extra></extra>"))
+    if draw_log:
+        steps = frame["step"].to_numpy()
+        raw_all = frame[metric].to_numpy(float)
+        rows = _rows(steps, step_range)
+        xs_all, _, _ = _axis(frame, ax.kind, rows)
+        r, st = raw_all[rows], steps[rows]
+        idx = downsample_indices(st, r, max_points)
+        times = _hover_times(frame, rows, idx)
+        finite.append(r[np.isfinite(r)])
+        if draw_events:  # the log's records as dots on top of the per-step curve
+            fig.add_trace(go.Scatter(x=xs_all[idx], y=r[idx], mode="markers", name=f"{LOG_NAME} records",
+                                     marker=dict(color="#222", size=3.5, opacity=0.65, line=dict(width=0)),
+                                     customdata=st[idx].astype(float),
+                                     text=times, hovertemplate="log %{y:.6g} · step %{customdata:,.0f} · %{text}"
+                                     "<extra></extra>"))
+        else:
+            s = smoothed(raw_all, smoother, smooth)[rows]  # full resolution, before any range or downsampling
+            fig.add_trace(go.Scatter(x=xs_all[idx], y=r[idx], mode="lines", name=f"{name} (raw)",
+                                     line=dict(color=color, width=1), opacity=RAW_OPACITY, customdata=st[idx].astype(float),
+                                     text=times, showlegend=False,
+                                     hovertemplate="raw %{y:.6g} · step %{customdata:,.0f} · %{text}<extra></extra>"))
+            if smooth > 0:
+                fig.add_trace(go.Scatter(x=xs_all[idx], y=s[idx], mode="lines", name=name,
+                                         line=dict(color=color, width=2), showlegend=False,
+                                         hovertemplate=f"smoothed ({smoother}) %{{y:.6g}}<extra></extra>"))
+            _nan_marks(fig, snap, metric, xs_all, r, s, st, idx)
+    fin = np.concatenate(finite) if finite else np.zeros(0)
+    if log_y:
+        if fin.size and (fin > 0).all():
+            fig.update_yaxes(type="log")
+        else:
+            title += " <span style='font-size:11px;color:#888'>(log scale needs positive values)</span>"
+    if ax.kind == "step":
+        lo, hi = _bounds(step_range, frame["step"].to_numpy() if len(frame) else np.zeros(0))
+        decorate_steps(fig, snap, analysis, lo, hi, label=False)
+    fig.update_xaxes(title_text=ax.title)
+    _step_axis_range(fig, snap, ax, step_range)
+    _layout(fig, title, height, _revision(snap, f"metric:{metric}", ax, step_range, source))
+    if draw_events and draw_log:
+        _legend_below(fig)
+    elif draw_log and uses_events(snap, source):  # say it: the other panels draw the event files
+        title += " <span style='font-size:11px;color:#888'>(log only: no event tag)</span>"
+        fig.update_layout(title_text=title, showlegend=False)
+    else:
+        fig.update_layout(showlegend=False)
+    return fig
+
+
+def _legend_below(fig: go.Figure, rows: int = 1) -> None:
+    """The legend at the bottom of the figure, under the x axis' title, in a margin made for `rows` rows of it
+    (above the plot it grew into the title when it wrapped; placed in plot fractions it met the axis title)."""
+    fig.update_layout(legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0),
+                      margin=dict(b=52 + 19 * rows))
+    fig.update_xaxes(automargin=True)  # else the x axis' title is squeezed onto its tick labels
+
+
+def _nan_marks(fig, snap, metric, xs_all, r, s, st, idx) -> None:
+    """Red crosses where the log printed nan/inf (a cell no line filled yet is not marked)."""
     bad = idx[~np.isfinite(r[idx])]
     if metric in snap.frame.columns and bad.size:  # a cell no line filled yet (the step's second line
         logged = snap.nonfinite.loc[snap.nonfinite["metric"] == metric, "step"].to_numpy()  # is coming) is not nan
@@ -232,17 +454,6 @@ def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str =
                                  marker=dict(color="#d62728", symbol="x", size=8),
                                  text=[f"{v} at step {int(q):,}" for v, q in zip(r[bad], st[bad])],
                                  hovertemplate="%{text}<extra></extra>"))
-    title = name
-    fin = r[np.isfinite(r)]
-    if log_y:
-        if fin.size and (fin > 0).all():
-            fig.update_yaxes(type="log")
-        else:
-            title += " <span style='font-size:11px;color:#888'>(log scale needs positive values)</span>"
-    if used == "step":
-        decorate_steps(fig, snap, analysis, st[0] if st.size else None, st[-1] if st.size else None, label=False)
-    fig.update_xaxes(title_text=xtitle)
-    return _layout(fig, title, height, f"{snap.path}|{metric}|{used}")
 
 
 def overlay_figure(snap: Snapshot, metrics: Sequence[str], analysis=None, *, smoother: str = "ema",
@@ -253,6 +464,7 @@ def overlay_figure(snap: Snapshot, metrics: Sequence[str], analysis=None, *, smo
     steps = frame["step"].to_numpy()
     rows = _rows(steps, step_range)
     xs, used, xtitle = _axis(frame, x, rows)
+    ax = Axis(used, xtitle)
     fig = _figure()
     for m in metrics:
         if m not in frame.columns:
@@ -268,16 +480,19 @@ def overlay_figure(snap: Snapshot, metrics: Sequence[str], analysis=None, *, smo
                                  line=dict(color=color_of(m, snap.metrics), width=2),
                                  customdata=s[idx], hovertemplate="%{customdata:.6g}<extra>%{fullData.name}</extra>"))
     if used == "step":
-        decorate_steps(fig, snap, analysis)
-    fig.update_yaxes(title_text="normalised (0 = min, 1 = max in view)", range=[-0.05, 1.05])
+        lo, hi = _bounds(step_range, steps)
+        decorate_steps(fig, snap, analysis, lo if step_range else None, hi if step_range else None)
+    fig.update_yaxes(title_text="scaled: 0 = min, 1 = max in view", range=[-0.05, 1.05])
     fig.update_xaxes(title_text=xtitle)
-    return _layout(fig, "Overlay", height, f"{snap.path}|overlay|{used}")
+    _step_axis_range(fig, snap, ax, step_range)
+    return _layout(fig, "Overlay (log)", height, _revision(snap, "overlay", ax, step_range))
 
 
 def compare_figure(runs: Sequence[tuple[str, Snapshot, object]], metric: str, *, align: str = "step",
                    smoother: str = "ema", smooth: float = 0.6, log_y: bool = False, max_points: int = MAX_POINTS,
                    height: int = 380, **_: object) -> go.Figure:
-    """The same metric of several runs, aligned by step or by hours since each run's start."""
+    """The same metric of several runs (matched by short name: `train/total_loss` ≈ `total_loss`),
+    aligned by step or by hours since each run's start."""
     fig = _figure()
     for i, (label, snap, analysis) in enumerate(runs):
         frame = snap.frame
@@ -306,123 +521,278 @@ def compare_figure(runs: Sequence[tuple[str, Snapshot, object]], metric: str, *,
     if log_y:
         fig.update_yaxes(type="log")
     fig.update_xaxes(title_text="hours since start" if align == "hours" else "step")
-    return _layout(fig, plain(short_name(metric)), height, f"compare|{metric}|{align}")
+    return _layout(fig, plain(short_name(metric)), height, f"compare|{short_name(metric)}|{align}")
 
 
-def discriminator_figure(snap: Snapshot, analysis, height: int = 420) -> go.Figure | None:
-    """disc_factor with the configured disc_start and the observed switch; d_weight with its clamp ceiling."""
+def _x_at_step(frame: pd.DataFrame, ax: Axis, step: int):
+    """Where a logged step sits on the panel's x axis (None when the log has no record there)."""
+    if ax.kind == "step":
+        return step
+    steps = frame["step"].to_numpy()
+    j = int(np.searchsorted(steps, step))
+    if j >= steps.size:
+        return None
+    xs, _, _ = _axis(frame, ax.kind, slice(j, j + 1))
+    return xs[0]
+
+
+def _log_series(frame: pd.DataFrame, column: str, ax: Axis, rows: slice, max_points: int = MAX_POINTS):
+    steps = frame["step"].to_numpy()
+    v = frame[column].to_numpy(float)[rows]
+    xs, _, _ = _axis(frame, ax.kind, rows)
+    idx = downsample_indices(steps[rows], v, max_points)
+    return xs[idx], v[idx], steps[rows][idx]
+
+
+def discriminator_figure(snap: Snapshot, analysis, height: int = 460, *, x: str = "step",
+                         step_range: tuple[int, int] | None = None, source: str = "log",
+                         max_points: int = MAX_POINTS) -> go.Figure | None:
+    """disc_factor with the configured disc_start and the observed switch; d_weight with its clamp
+    ceiling; and, when the event files (or the log, under accumulation > 1) have them, the
+    discriminator's loss and logits."""
     frame = snap.frame
     df_c, dw_c = metric_column(frame, "disc_factor"), metric_column(frame, "d_weight")
     if df_c is None:
         return None
+    ax = _axis_kind(frame, x)
     steps = frame["step"].to_numpy()
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("disc_factor", "d_weight"))
-    v = frame[df_c].to_numpy(float)
-    idx = downsample_indices(steps, v)
-    fig.add_trace(go.Scatter(x=steps[idx], y=v[idx], mode="lines", line=dict(shape="hv", color=PALETTE[3]),
-                             name="disc_factor"), row=1, col=1)
+    rows = _rows(steps, step_range)
+    ev_on = uses_events(snap, source)
+    third = [n for n in DISC_SERIES if (ev_on and n in snap.events.columns) or metric_column(frame, n) is not None]
     disc = getattr(analysis, "disc", None)
-    if disc is not None and disc.configured_step is not None:
-        fig.add_vline(x=disc.configured_step, line=dict(color="#888", dash="dash", width=1), row=1, col=1,
-                      annotation_text=f"disc_start (config) = {disc.configured_step:,}", annotation_font_size=10,
-                      annotation_position="top left")
-    if disc is not None and disc.first_on_step is not None:
+    dw = (analysis.config or {}).get("model", {}).get("lossconfig", {}).get("disc_weight") if analysis else None
+    clamp = d_weight_clamp(dw) if isinstance(dw, (int, float)) and not isinstance(dw, bool) else None
+    # short titles: the reference lines are explained under the chart (`discriminator_notes`), where a
+    # sentence wraps instead of running off a narrow panel
+    titles = ["disc_factor", "d_weight"]
+    if third:
+        titles.append("discriminator loss and logits" + (" (event files, every step)" if ev_on else " (log)"))
+    n_rows = len(titles)
+    fig = make_subplots(rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.11 if n_rows == 3 else 0.14,
+                        subplot_titles=titles)
+    for ann in fig.layout.annotations:  # subplot titles: left-aligned, small, never over the plot
+        ann.update(x=0, xanchor="left", font=dict(size=11, color="#444"))
+    xs, v, _ = _log_series(frame, df_c, ax, rows, max_points)
+    fig.add_trace(go.Scatter(x=xs, y=v, mode="lines", line=dict(shape="hv", color=PALETTE[3]), name="disc_factor"),
+                  row=1, col=1)
+    fig.update_yaxes(range=[-0.1, 1.15], tickvals=[0, 1], row=1, col=1)
+    lo, hi = _bounds(step_range, steps)
+    if disc is not None and disc.configured_step is not None and ax.kind == "step" and (
+            lo is None or lo <= disc.configured_step <= hi):
+        fig.add_shape(type="line", x0=disc.configured_step, x1=disc.configured_step, y0=0, y1=1, xref="x",
+                      yref="y domain", line=dict(color="#888", dash="dash", width=1))
+    if disc is not None and disc.first_on_step is not None and (lo is None or lo <= disc.first_on_step <= hi):
         where = (f"between steps {disc.last_off_step:,} and {disc.first_on_step:,}" if disc.last_off_step is not None
                  else f"at step {disc.first_on_step:,}")
-        # two short lines, on the side of the panel with more room: Plotly widens a data axis to fit
-        # an annotation, so one long line stretched the x axis of a narrow panel past the last step
-        span = float(steps[-1] - steps[0]) if steps.size > 1 else 0.0
-        right_half = span > 0 and (disc.first_on_step - steps[0]) / span > 0.5
-        fig.add_annotation(x=disc.first_on_step, y=1, xref="x", yref="y", text=f"discriminator switched on<br>{where}",
-                           showarrow=True, arrowhead=2, ax=-60 if right_half else 60, ay=34,
-                           font=dict(size=11, color="#d62728"), bgcolor="rgba(255,255,255,0.85)")
+        x_on = _x_at_step(frame, ax, disc.first_on_step)
+        if x_on is not None:
+            # two short lines beside the step it marks, inside the panel, on the side with more room (Plotly
+            # widens a data axis to fit an annotation: one long line stretched the panel past the last step)
+            span = float(hi - lo) if hi is not None and lo is not None and hi > lo else 0.0
+            right_half = ax.kind == "step" and span > 0 and (disc.first_on_step - lo) / span > 0.5
+            fig.add_annotation(x=x_on, y=0.5, xref="x", yref="y", text="switched on", hovertext=f"switched on {where}",
+                               showarrow=True, arrowhead=2, arrowsize=0.8, ax=-36 if right_half else 36, ay=0,
+                               xanchor="right" if right_half else "left", align="left",
+                               font=dict(size=10, color="#d62728"), bgcolor="rgba(255,255,255,0.9)")
     if dw_c is not None:
-        w = frame[dw_c].to_numpy(float)
-        idx = downsample_indices(steps, w)
-        fig.add_trace(go.Scatter(x=steps[idx], y=w[idx], mode="lines", line=dict(color=PALETTE[4], width=1),
-                                 name="d_weight"), row=2, col=1)
-        dw = (analysis.config or {}).get("model", {}).get("lossconfig", {}).get("disc_weight") if analysis else None
-        if isinstance(dw, (int, float)) and not isinstance(dw, bool):
-            clamp = d_weight_clamp(dw)
-            fig.add_hline(y=clamp, line=dict(color="#d62728", dash="dash", width=1), row=2, col=1,
-                          annotation_text=f"clamp ceiling 1e4 × disc_weight = {clamp:,.0f}", annotation_font_size=10,
-                          annotation_position="bottom right")
-            fin = w[np.isfinite(w)]
-            if (share_at_clamp(w, dw) or 0.0) > 0.5:
+        xs, w, _ = _log_series(frame, dw_c, ax, rows, max_points)
+        fig.add_trace(go.Scatter(x=xs, y=w, mode="lines", line=dict(color=PALETTE[4], width=1), name="d_weight"),
+                      row=2, col=1)
+        if clamp is not None:
+            fig.add_shape(type="line", x0=0, x1=1, xref="x2 domain", y0=clamp, y1=clamp, yref="y2",
+                          line=dict(color="#d62728", dash="dash", width=1))
+            allw = frame[dw_c].to_numpy(float)[rows]
+            fin = allw[np.isfinite(allw)]
+            if (share_at_clamp(allw, dw) or 0.0) > 0.5 and fin.size:
                 # mostly at the ceiling: show it from 0, not as a flat line in a ±1 band around 5,000
-                fig.update_yaxes(range=[0, 1.12 * max(clamp, float(fin.max()))], row=2, col=1)
-    fig.update_xaxes(title_text="step", row=2, col=1)
-    fig = _layout(fig, "Discriminator", height, f"{snap.path}|disc")
-    fig.update_layout(showlegend=False)  # the subplot titles name the two series
+                top = 1.12 * max(clamp, float(fin.max()))
+                fig.update_yaxes(range=[-0.04 * top, top], row=2, col=1)  # 0 clear of the x axis labels
+    for i, n in enumerate(third):
+        color = PALETTE[(5 + i) % len(PALETTE)]
+        if ev_on and n in snap.events.columns:
+            got = _event_series(snap, n, ax, step_range, "ema", 0.0, max_points)
+            if got is not None:
+                fig.add_trace(go.Scatter(x=got[0], y=got[1], mode="lines", line=dict(color=color, width=1),
+                                         name=f"{n} ({EVENTS_NAME})"), row=3, col=1)
+        c = metric_column(frame, n)
+        if c is not None and source in ("both", "log"):
+            xs, v, _ = _log_series(frame, c, ax, rows, max_points)
+            fig.add_trace(go.Scatter(x=xs, y=v, mode="markers" if ev_on else "lines", name=f"{n} ({LOG_NAME})",
+                                     marker=dict(color=color, size=4), line=dict(color=color, width=1)), row=3, col=1)
+    fig.update_xaxes(title_text=ax.title, row=n_rows, col=1)
+    _step_axis_range(fig, snap, ax, step_range, axes=[f"xaxis{i if i > 1 else ''}" for i in range(1, n_rows + 1)])
+    fig = _layout(fig, "Discriminator", height, _revision(snap, "disc", ax, step_range, source))
+    fig.update_layout(showlegend=bool(third))
+    if third:
+        _legend_below(fig, 2)
     return fig
 
 
-def lr_figure(snap: Snapshot, analysis, height: int = 300) -> go.Figure | None:
-    """The logged lr, and the schedule reconstructed from the config when the 5-decimal print hides it."""
+def discriminator_notes(analysis, step_range: tuple[int, int] | None = None) -> list[str]:
+    """The discriminator panel's reference lines in sentences, for under the chart."""
+    disc = getattr(analysis, "disc", None)
+    out = []
+    if disc is not None and disc.configured_step is not None:
+        out.append(f"Dashed grey line: disc_start = {disc.configured_step:,} in the config.")
+    if disc is not None and disc.first_on_step is not None:
+        where = (f"between steps {disc.last_off_step:,} and {disc.first_on_step:,}" if disc.last_off_step is not None
+                 else f"at step {disc.first_on_step:,}")
+        out.append(f"The discriminator switched on {where} (disc_factor 0 → 1; arrow and dotted red line).")
+    elif disc is not None:
+        out.append("The discriminator has not switched on yet (disc_factor is 0 on every record).")
+    dw = config_value(getattr(analysis, "config", None), "model", "lossconfig", "disc_weight")
+    if isinstance(dw, (int, float)) and not isinstance(dw, bool):
+        out.append(f"Dashed red line: d_weight's clamp ceiling 1e4 × disc_weight = {d_weight_clamp(dw):,.0f}.")
+    return out
+
+
+def lr_ticks(top: float) -> tuple[list[float], list[str]]:
+    """Tick values from 0 to `top` at a round step, labelled in scientific notation where the value is
+    small ('2e-05', never '0' or '0.8e−5'): a learning rate must read as its magnitude."""
+    if not top > 0 or not math.isfinite(top):
+        return [0.0], ["0"]
+    raw = top / 4
+    base = 10 ** math.floor(math.log10(raw))
+    step = next(m * base for m in (1, 2, 2.5, 5, 10) if m * base >= raw * (1 - 1e-9))  # 1e-5 / 4 is 2.5000…04e-06
+    vals = [float(f"{k * step:.12g}") for k in range(int(math.floor(top / step + 1e-9)) + 1)]
+    return vals, [sci(v) for v in vals]
+
+
+def sci(v: float) -> str:
+    """A rate as text: '0', '2e-05', '1.5e-05', '0.001' (3 significant digits, exponent when small)."""
+    if v == 0:
+        return "0"
+    return f"{v:.3g}"
+
+
+def lr_figure(snap: Snapshot, analysis, height: int = 320, *, x: str = "step",
+              step_range: tuple[int, int] | None = None, source: str = "log",
+              max_points: int = MAX_POINTS) -> go.Figure | None:
+    """The learning rate on its own scale from 0, ticks in scientific notation.
+
+    Exact from the event files' `Learning_Rate` when they have it (written after the scheduler
+    stepped: the value at step s is the rate of step s + 1, drawn there); else the log's `lr`
+    (5 decimals: below 5e-6 it prints 0) with the schedule reconstructed from the config
+    (trainer.lr × max((1 - step/train_num_steps) ** 0.95, min_lr)).
+    """
     lr = getattr(analysis, "lr", None)
-    if lr is None or lr.empty:
+    frame = snap.frame
+    ax = _axis_kind(frame, x)
+    has_exact = uses_events(snap, source) and LR_TAG in snap.events.columns
+    if (lr is None or lr.empty) and not has_exact:
         return None
-    steps = lr["step"].to_numpy()
     fig = _figure()
-    logged = lr["logged"].to_numpy(float)
-    idx = downsample_indices(steps, logged)
-    fig.add_trace(go.Scatter(x=steps[idx], y=logged[idx], mode="lines", name="logged (5 decimals)",
-                             line=dict(color=PALETTE[0], width=2)))
-    rec = lr["reconstructed"].to_numpy(float)
-    both = np.isfinite(logged) & np.isfinite(rec) & (rec > 0)
-    # hidden by the print: zeros where the optimizer's lr is positive, or off by >10 % on most records
-    hidden = bool(both.any() and (((logged[both] == 0).any())
-                                  or np.median(np.abs(logged[both] - rec[both]) / rec[both]) > 0.1))
-    if np.isfinite(rec).any() and (hidden or not np.isfinite(logged).any()):
-        fig.add_trace(go.Scatter(x=steps[idx], y=rec[idx], mode="lines", name="reconstructed from config",
-                                 line=dict(color=PALETTE[1], width=2, dash="dash")))
-    fig.update_yaxes(title_text="learning rate (per optimizer step)", exponentformat="e")
-    fig.update_xaxes(title_text="step")
-    return _layout(fig, "Learning rate", height, f"{snap.path}|lr")
+    tops: list[float] = []
+    if has_exact:
+        ev = snap.events
+        steps = ev["step"].to_numpy() + 1  # the rate of the next step
+        rows = _rows(steps, step_range)
+        v = ev[LR_TAG].to_numpy(float)[rows]
+        if ax.kind == "step":
+            xs = steps[rows]
+        else:
+            xs = _event_x(snap, ax, rows)
+        idx = downsample_indices(steps[rows], v, max_points)
+        fig.add_trace(go.Scatter(x=xs[idx], y=v[idx], mode="lines", name="Learning_Rate (event files, exact)",
+                                 line=dict(color=PALETTE[0], width=2), customdata=steps[rows][idx].astype(float),
+                                 hovertemplate="%{y:.4~e} at step %{customdata:,.0f} (event files)<extra></extra>"))
+        tops.append(float(np.nanmax(v)) if np.isfinite(v).any() else 0.0)
+    if lr is not None and not lr.empty and (source in ("both", "log") or not has_exact):
+        steps = lr["step"].to_numpy()
+        rows = _rows(steps, step_range)
+        xs, _, _ = _axis(frame, ax.kind, rows) if len(frame) == len(lr) else (steps[rows], None, None)
+        logged = lr["logged"].to_numpy(float)[rows]
+        idx = downsample_indices(steps[rows], logged, max_points)
+        if np.isfinite(logged).any():
+            fig.add_trace(go.Scatter(x=xs[idx], y=logged[idx], mode="markers" if has_exact else "lines",
+                                     name="lr in the log (5 decimals)", line=dict(color="#111" if has_exact else PALETTE[0],
+                                                                                  width=1.5),
+                                     marker=dict(size=4, color="#111"),
+                                     hovertemplate="%{y:.5f} (log, 5 decimals)<extra></extra>"))
+            tops.append(float(np.nanmax(logged)))
+        rec = lr["reconstructed"].to_numpy(float)[rows]
+        if not has_exact and np.isfinite(rec).any():
+            fig.add_trace(go.Scatter(x=xs[idx], y=rec[idx], mode="lines", name="schedule from the config",
+                                     line=dict(color=PALETTE[1], width=2, dash="dash"),
+                                     hovertemplate="%{y:.4~e} (config's schedule)<extra></extra>"))
+            tops.append(float(np.nanmax(rec)))
+    top = max([t for t in tops if math.isfinite(t)] or [0.0])
+    vals, texts = lr_ticks(top)
+    fig.update_yaxes(title_text="learning rate", automargin=True, range=[-0.04 * top, 1.08 * top] if top > 0 else [0, 1.0], tickmode="array",
+                     tickvals=vals, ticktext=texts, autorange=False)
+    fig.update_xaxes(title_text=ax.title)
+    _step_axis_range(fig, snap, ax, step_range)
+    _layout(fig, "Learning rate", height, _revision(snap, "lr", ax, step_range, source))
+    _legend_below(fig, 2)
+    return fig
 
 
-def decomposition_figure(snap: Snapshot, analysis, height: int = 420) -> go.Figure | None:
+def decomposition_figure(snap: Snapshot, analysis, height: int = 480, *, x: str = "step",
+                         step_range: tuple[int, int] | None = None, max_points: int = MAX_POINTS) -> go.Figure | None:
     """total = nll + kl_weight·kl + d_weight·disc_factor·g_loss as stacked contributions, and the residual."""
     d = getattr(analysis, "decomposition", None)
     if d is None or d.empty:
         return None
+    frame = snap.frame
+    ax = _axis_kind(frame, x)
     steps = d["step"].to_numpy()
-    idx = downsample_indices(steps, d["total_logged"].to_numpy(float))
+    rows = _rows(steps, step_range)
+    if len(frame) == len(d):
+        xs, _, _ = _axis(frame, ax.kind, rows)
+    else:  # a table of another length than the log's (a windowed analysis): steps only
+        xs, ax = steps[rows], Axis("step", "step")
+    idx = downsample_indices(steps[rows], d["total_logged"].to_numpy(float)[rows], max_points)
+    xs = xs[idx]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.06)
     for name, colname, group, color in (("nll_loss", "nll", "pos", PALETTE[0]),
                                         ("kl_weight · kl_loss", "kl_term", "pos", PALETTE[1]),
                                         ("d_weight · disc_factor · g_loss", "adv_term", "neg", PALETTE[3])):
-        fig.add_trace(go.Scatter(x=steps[idx], y=d[colname].to_numpy()[idx], name=name, stackgroup=group,
+        fig.add_trace(go.Scatter(x=xs, y=d[colname].to_numpy()[rows][idx], name=name, stackgroup=group,
                                  mode="lines", line=dict(width=0.5, color=color)), row=1, col=1)
-    fig.add_trace(go.Scatter(x=steps[idx], y=d["total_logged"].to_numpy()[idx], name="total_loss (logged)",
+    fig.add_trace(go.Scatter(x=xs, y=d["total_logged"].to_numpy()[rows][idx], name="total_loss (logged)",
                              mode="lines", line=dict(color="#111", width=1.5)), row=1, col=1)
-    fig.add_trace(go.Scatter(x=steps[idx], y=d["residual"].to_numpy()[idx], name="residual", mode="lines",
+    fig.add_trace(go.Scatter(x=xs, y=d["residual"].to_numpy()[rows][idx], name="residual", mode="lines",
                              line=dict(color="#888", width=1)), row=2, col=1)
-    fig.update_yaxes(title_text="residual", row=2, col=1)
-    fig.update_xaxes(title_text="step", row=2, col=1)
-    return _layout(fig, "Loss decomposition", height, f"{snap.path}|decomp")
+    res = d["residual"].to_numpy(float)[rows]
+    top = float(np.nanmax(np.abs(res))) if np.isfinite(res).any() else 0.0
+    vals, texts = lr_ticks(top)  # 0 and one round value each side, in scientific notation ('5e-06')
+    fig.update_yaxes(title_text="residual", automargin=True, tickmode="array", tickvals=[-vals[-1], 0.0, vals[-1]] if top > 0 else [0.0],
+                     ticktext=[f"-{texts[-1]}", "0", texts[-1]] if top > 0 else ["0"], row=2, col=1)
+    fig.update_xaxes(title_text=ax.title, row=2, col=1)
+    _step_axis_range(fig, snap, ax, step_range, axes=("xaxis", "xaxis2"))
+    _layout(fig, "Loss decomposition (log)", height, _revision(snap, "decomp", ax, step_range))
+    _legend_below(fig, 3)
+    return fig
 
 
-def distribution_figure(snap: Snapshot, analysis, metric: str, height: int = 320) -> go.Figure:
-    """Box per phase from precomputed quartiles: a million values cost a few numbers, not a million."""
+def distribution_figure(snap: Snapshot, analysis, metric: str, height: int = 320,
+                        step_range: tuple[int, int] | None = None) -> go.Figure:
+    """Box per phase (numbered as in the phases table) from precomputed quartiles: a million values
+    cost a few numbers, not a million. Within a step range, the records in it."""
     frame = snap.frame
     phases = list(getattr(analysis, "phases", []) or [])
-    spans = [(p.name, p.start_step, p.end_step) for p in phases] or [("whole run", None, None)]
-    names, q1, med, q3, lo, hi, mean = [], [], [], [], [], [], []
+    spans = [(str(i), p.name, p.start_step, p.end_step) for i, p in enumerate(phases, start=1)] or [
+        ("all", "whole run", None, None)]
+    names, hover, q1, med, q3, lo, hi, mean = [], [], [], [], [], [], [], []
     steps = frame["step"].to_numpy()
-    for name, a, b in spans:
-        sel = np.ones(steps.size, bool) if a is None else (steps >= a) & (steps <= b)
+    inside = np.ones(steps.size, bool)
+    if step_range is not None:
+        inside = (steps >= step_range[0]) & (steps <= step_range[1])
+    for label, name, a, b in spans:
+        sel = inside if a is None else inside & (steps >= a) & (steps <= b)
         v = frame.loc[sel, metric].to_numpy(float) if metric in frame.columns else np.zeros(0)
         v = v[np.isfinite(v)]
         if not v.size:
             continue
         p25, p50, p75 = np.percentile(v, [25, 50, 75])
         iqr = p75 - p25
-        names.append(plain(name))
+        names.append(label if a is not None else "whole run")
+        hover.append(plain(name))
         q1.append(p25), med.append(p50), q3.append(p75), mean.append(float(v.mean()))
         lo.append(float(v[v >= p25 - 1.5 * iqr].min())), hi.append(float(v[v <= p75 + 1.5 * iqr].max()))
     fig = _figure(go.Box(x=names, q1=q1, median=med, q3=q3, lowerfence=lo, upperfence=hi, mean=mean,
-                           name=plain(short_name(metric)), marker_color=color_of(metric, snap.metrics)))
-    fig.update_xaxes(title_text="phase")
-    return _layout(fig, f"{plain(short_name(metric))} by phase", height, f"{snap.path}|dist|{metric}")
+                         name=plain(short_name(metric)), marker_color=color_of(metric, snap.metrics),
+                         hovertext=hover))
+    fig.update_xaxes(title_text="phase (as in the Phases table)", type="category")  # "1", "2": names, not numbers
+    rng = "all" if step_range is None else f"{step_range[0]}-{step_range[1]}"
+    return _layout(fig, f"{plain(short_name(metric))} by phase", height, f"{snap.path}|dist|{metric}|{rng}")

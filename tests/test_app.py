@@ -301,6 +301,13 @@ def test_report_page_shows_the_report(env):
     assert any("Training progress report" in str(m.value) for m in at.markdown)
 
 
+def table(at: AppTest, *columns: str):
+    """The page's st.dataframe whose first columns are `columns`."""
+    found = [d.value for d in at.dataframe if list(d.value.columns[:len(columns)]) == list(columns)]
+    assert len(found) == 1, [list(d.value.columns) for d in at.dataframe]
+    return found[0]
+
+
 def test_live_page_tables_are_the_analysis(env):
     from radiodash import open_run
     from radiodash.analysis import analyze
@@ -310,12 +317,11 @@ def test_live_page_tables_are_the_analysis(env):
     run = open_run(env / "runA")
     a = analyze(run.snapshot())
     run.close()
-    phases = at.dataframe[0].value
-    assert list(phases.columns) == ["phase", "from step", "to step", "what happened"]
-    assert list(phases["from step"]) == [p.start_step for p in a.phases]
-    assert list(phases["phase"]) == [p.name for p in a.phases]
-    checkpoints = at.dataframe[2].value
-    assert list(checkpoints["step"]) == list(a.checkpoints["step"])
+    shown = [str(m.value) for m in at.markdown if " · steps " in str(m.value)]
+    assert shown == [f"**{md_escape(p.name)}** · steps {p.start_step:,} to {p.end_step:,} — {md_escape(p.description)}"
+                     for p in a.phases]
+    checkpoints = table(at, "milestone", "step")
+    assert list(checkpoints["step"]) == list(a.checkpoint_files["step"]) == [500, 1000]
 
 
 def test_a_deleted_symlink_run_keeps_waiting_too(env):

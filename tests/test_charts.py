@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from radiodash import charts, open_run
@@ -133,20 +134,44 @@ def test_discriminator_panel_marks_switch_and_clamp():
     a = analyze(snap, now=0)
     fig = charts.discriminator_figure(snap, a)
     texts = [an.text for an in fig.layout.annotations]
-    assert any(t == "discriminator switched on<br>between steps 10,000 and 10,100" for t in texts)
-    assert any(t == "disc_start (config) = 10,001" for t in texts)
-    assert any(s.y0 == 5000 and s.y1 == 5000 for s in fig.layout.shapes)
+    assert texts == ["disc_factor", "d_weight", "switched on"]  # short: nothing runs off a narrow panel
+    assert fig.layout.annotations[2].x == 10_100 and fig.layout.annotations[2].showarrow
+    # the reference lines in sentences, under the chart
+    assert charts.discriminator_notes(a) == [
+        "Dashed grey line: disc_start = 10,001 in the config.",
+        "The discriminator switched on between steps 10,000 and 10,100 (disc_factor 0 → 1; arrow and dotted red line).",
+        "Dashed red line: d_weight's clamp ceiling 1e4 × disc_weight = 5,000."]
+    assert any(s.y0 == 5000 and s.y1 == 5000 and s.yref == "y2" for s in fig.layout.shapes)
+    assert any(s.x0 == 10_001 and s.x1 == 10_001 and s.line.dash == "dash" for s in fig.layout.shapes)
     # the simulator's d_weight sits at the ceiling most of the time: drawn from 0, not in a ±1 band
-    assert fig.layout.yaxis2.range[0] == 0 and fig.layout.yaxis2.range[1] == pytest.approx(1.12 * 5000)
+    assert fig.layout.yaxis2.range == (pytest.approx(-0.04 * 1.12 * 5000), pytest.approx(1.12 * 5000))
 
 
-def test_lr_panel_adds_the_reconstruction_only_when_the_log_hides_it():
+def test_lr_panel_draws_the_schedule_from_the_config_on_its_own_scale():
     snap = parse_files(render(SimConfig(train_num_steps=20_000))[0])
-    names = [t.name for t in charts.lr_figure(snap, analyze(snap, now=0)).data]
-    assert names == ["logged (5 decimals)", "reconstructed from config"]
-    # lr 2e-4 never falls below 2e-5 (min_lr factor 0.1): always legible with 5 decimals
-    snap = parse_files(render(SimConfig(stage="diffusion", lr=2e-4, train_num_steps=20_000, log_freq=500))[0])
-    assert [t.name for t in charts.lr_figure(snap, analyze(snap, now=0)).data] == ["logged (5 decimals)"]
+    fig = charts.lr_figure(snap, analyze(snap, now=0))
+    assert [t.name for t in fig.data] == ["lr in the log (5 decimals)", "schedule from the config"]
+    rec = np.asarray(fig.data[1].y, float)
+    # by hand: 5e-6 x (1 - 0/20,000) ** 0.95 at step 0; at step 10,000: 5e-6 x 0.5 ** 0.95 = 2.588e-06
+    assert rec[0] == pytest.approx(5e-6) and rec[list(fig.data[1].x).index(10_000)] == pytest.approx(2.5882e-6, rel=1e-4)
+    # its own scale from 0, ticks that read as magnitudes
+    # from 0 (a sliver below, so the 0 tick clears the x axis' labels); the log's 0.00001 is the top
+    assert fig.layout.yaxis.range == (pytest.approx(-0.04 * 1e-5), pytest.approx(1.08 * 1e-5))
+    assert list(fig.layout.yaxis.ticktext) == ["0", "2.5e-06", "5e-06", "7.5e-06", "1e-05"]
+    # stage 2: 2e-05 is a visible magnitude (never a -1..1 axis where it reads 0)
+    snap = parse_files(render(SimConfig(stage="diffusion", lr=2e-5, train_num_steps=20_000, log_freq=500))[0])
+    fig = charts.lr_figure(snap, analyze(snap, now=0))
+    assert [t.name for t in fig.data] == ["lr in the log (5 decimals)", "schedule from the config"]
+    assert fig.layout.yaxis.range == (pytest.approx(-0.04 * 2e-5), pytest.approx(1.08 * 2e-5))
+    assert list(fig.layout.yaxis.ticktext) == ["0", "5e-06", "1e-05", "1.5e-05", "2e-05"]
+
+
+@pytest.mark.parametrize("top, texts", [(2e-5, ["0", "5e-06", "1e-05", "1.5e-05", "2e-05"]),
+                                        (5.4e-6, ["0", "2e-06", "4e-06"]), (1e-3, ["0", "0.00025", "0.0005", "0.00075",
+                                                                                    "0.001"]),
+                                        (0.0, ["0"]), (float("nan"), ["0"])])
+def test_lr_ticks_by_hand(top, texts):
+    assert charts.lr_ticks(top)[1] == texts
 
 
 def test_zoom_survives_live_updates():
@@ -197,3 +222,147 @@ def test_nan_markers_only_where_the_log_printed_nan(tmp_path):
     fig = charts.metric_figure(snap, "train/disc_loss", smooth=0)
     (marks,) = [t for t in fig.data if t.name == "nan/inf"]
     assert list(marks.text) == ["nan at step 0"]
+
+
+# ---------------------------------------------------------------- the event files, the step range, the x axis
+
+
+@pytest.fixture(scope="module")
+def with_events(tmp_path_factory):
+    """A finished VAE run of 2,000 steps with its event file (every step, every tag) and log (every 100)."""
+    from radiodash.simulate import write_run
+
+    folder = tmp_path_factory.mktemp("ev") / "run"
+    write_run(folder, SimConfig(train_num_steps=2_000, disc_start=1_001, save_and_sample_every=500, events=True))
+    run = open_run(folder)
+    snap = run.snapshot()
+    run.close()
+    assert len(snap.events) == 2_000 and len(snap.frame) == 20
+    return snap, analyze(snap, now=0)
+
+
+def names(fig) -> list[str]:
+    return [t.name for t in fig.data]
+
+
+def test_metric_panels_draw_the_event_files_per_step_with_the_log_on_top(with_events):
+    snap, a = with_events
+    fig = charts.metric_figure(snap, "train/rec_loss", a, source="both", max_points=5_000)
+    assert names(fig) == ["event files, every step", "event files, every step", "log records"]
+    raw, smooth, log = fig.data
+    assert list(raw.x) == list(range(2_000)) and np.array_equal(np.asarray(raw.y), snap.events["rec_loss"].to_numpy())
+    assert np.allclose(np.asarray(smooth.y), charts.smooth_ema(snap.events["rec_loss"].to_numpy(), 0.6))
+    assert list(log.x) == list(range(0, 2_000, 100)) and log.mode == "markers"
+    assert np.array_equal(np.asarray(log.y), snap.frame["train/rec_loss"].to_numpy())
+    assert fig.layout.showlegend is not False and fig.layout.legend.yref == "container"  # says which is which, below
+    assert names(charts.metric_figure(snap, "train/rec_loss", a, source="events")) == ["event files, every step"] * 2
+    log_only = charts.metric_figure(snap, "train/rec_loss", a, source="log")
+    assert names(log_only) == ["rec_loss (raw)", "rec_loss"] and list(log_only.data[0].x) == list(range(0, 2_000, 100))
+    # the default (the report's) is the log: the two sources are never merged
+    assert names(charts.metric_figure(snap, "train/rec_loss", a)) == ["rec_loss (raw)", "rec_loss"]
+    # a log metric without an event tag says so when the page draws the event files elsewhere
+    nll = charts.metric_figure(snap, "train/nll_loss", a, source="both")
+    assert "(log only: no event tag)" in nll.layout.title.text and names(nll) == ["nll_loss (raw)", "nll_loss"]
+
+
+def test_the_lr_panel_uses_the_exact_learning_rate_one_step_ahead(with_events):
+    snap, a = with_events
+    fig = charts.lr_figure(snap, a, source="both", max_points=5_000)
+    assert names(fig) == ["Learning_Rate (event files, exact)", "lr in the log (5 decimals)"]
+    exact = fig.data[0]
+    # written after the scheduler stepped: the value at event step s is the rate of step s + 1, drawn there
+    assert list(exact.x) == list(range(1, 2_001))
+    # by hand: step 1 of 2,000 at lr 5e-6 is 5e-6 x (1 - 1/2,000) ** 0.95 (float32 in the file)
+    assert exact.y[0] == pytest.approx(5e-6 * (1 - 1 / 2_000) ** 0.95, rel=1e-6)
+    assert np.array_equal(np.asarray(exact.y), snap.events["Learning_Rate"].to_numpy())
+    # without the event files (or with "log"): the log's lr and the config's schedule, as for a log-only run
+    assert names(charts.lr_figure(snap, a, source="log")) == ["lr in the log (5 decimals)", "schedule from the config"]
+
+
+def test_the_discriminator_panel_adds_loss_and_logits_from_the_event_files(tmp_path):
+    from radiodash.simulate import write_run
+
+    # accumulation 2: the discriminator steps, and both sources have its loss and logits
+    write_run(tmp_path / "run", SimConfig(train_num_steps=2_000, disc_start=1_001, grad_accum=2, events=True))
+    run = open_run(tmp_path / "run")
+    snap = run.snapshot()
+    run.close()
+    a = analyze(snap, now=0)
+    fig = charts.discriminator_figure(snap, a, source="both", max_points=5_000)
+    assert names(fig) == ["disc_factor", "d_weight", "disc_loss (event files)", "disc_loss (log)",
+                          "logits_real (event files)", "logits_real (log)", "logits_fake (event files)",
+                          "logits_fake (log)"]
+    assert list(fig.data[2].x) == list(range(2_000)) and fig.data[2].xaxis == "x3"
+    assert np.array_equal(np.asarray(fig.data[4].y), snap.events["logits_real"].to_numpy())
+    assert fig.data[3].mode == "markers" and list(fig.data[3].x) == list(range(0, 2_000, 100))
+    assert names(charts.discriminator_figure(snap, a, source="events"))[2:] == [
+        "disc_loss (event files)", "logits_real (event files)", "logits_fake (event files)"]
+    assert names(charts.discriminator_figure(snap, a, source="log"))[2:] == [
+        "disc_loss (log)", "logits_real (log)", "logits_fake (log)"]
+
+
+def test_without_the_discriminators_series_the_panel_has_two_rows(with_events):
+    snap, a = with_events  # accumulation 1: neither source has the discriminator's loss
+    fig = charts.discriminator_figure(snap, a, source="both")
+    assert names(fig) == ["disc_factor", "d_weight"] and "xaxis3" not in fig.to_plotly_json()["layout"]
+
+
+def test_every_step_axis_panel_takes_the_step_range(with_events):
+    snap, a = with_events
+    lo, hi = 600, 1_400
+    figs = {"metric": charts.metric_figure(snap, "train/rec_loss", a, source="both", step_range=(lo, hi)),
+            "overlay": charts.overlay_figure(snap, ["train/rec_loss"], a, step_range=(lo, hi)),
+            "disc": charts.discriminator_figure(snap, a, source="both", step_range=(lo, hi)),
+            "lr": charts.lr_figure(snap, a, source="both", step_range=(lo, hi)),
+            "decomp": charts.decomposition_figure(snap, a, step_range=(lo, hi))}
+    for key, fig in figs.items():
+        axes = [k for k in fig.to_plotly_json()["layout"] if k.startswith("xaxis")]
+        assert axes and all(tuple(fig.layout[k].range) == (lo, hi) for k in axes), key
+        for tr in fig.data:
+            x = np.asarray(tr.x, float)
+            assert x.size and x.min() >= lo and x.max() <= hi, (key, tr.name)
+    # the distribution: the records of the range only (3 phases, all inside 600-1,400 here or partly)
+    dist = charts.distribution_figure(snap, a, "train/rec_loss", step_range=(lo, hi))
+    inside = snap.frame[(snap.frame.step >= lo) & (snap.frame.step <= hi)]["train/rec_loss"].to_numpy()
+    assert min(dist.data[0].lowerfence) >= inside.min() and max(dist.data[0].upperfence) <= inside.max()
+    # the range is part of each panel's uirevision: a new range is a new view, not the old zoom
+    assert figs["metric"].layout.uirevision != charts.metric_figure(snap, "train/rec_loss", a, source="both").layout.uirevision
+
+
+def test_time_axes_put_the_event_files_on_the_logs_clock(with_events):
+    from dataclasses import replace
+
+    snap, a = with_events
+    # a trainer at UTC+2: its log's local times run 2 h ahead of the event files' epoch seconds
+    ev = snap.events.copy()
+    ev["wall_time"] = ev["wall_time"] - 7_200
+    snap = replace(snap, events=ev)
+    fig = charts.metric_figure(snap, "train/rec_loss", a, source="both", x="time", max_points=5_000)
+    events_x = pd.to_datetime(np.asarray(fig.data[0].x))
+    log_x = pd.to_datetime(np.asarray(fig.data[2].x))
+    # step 500 in both sources: written in the same moment of the trainer, so within a second on one clock
+    assert abs((events_x[500] - log_x[5]).total_seconds()) < 1
+    assert fig.layout.xaxis.title.text == "wall-clock time (the log's clock)"
+    hours = charts.lr_figure(snap, a, source="both", x="hours", max_points=5_000)
+    assert hours.layout.xaxis.title.text == "hours since start" and 0 <= hours.data[0].x[0] < 0.01
+
+
+def test_constant_series_are_named_not_drawn(with_events, tmp_path):
+    snap, _ = with_events
+    assert charts.constant_metrics(snap) == {"train/logvar": 0.0}
+    assert "train/disc_factor" in charts.constant_metrics(snap, (0, 900))  # 0 before disc_start 1,001
+    log = tmp_path / "x_.log"
+    log.write_text("".join(f"2025-08-15 20:00:0{s},000 [Train Step] {s}/10: train/a: 1.00000, train/b: "
+                           f"{'nan' if s == 2 else '1.00000'}, train/c: {s}.00000, \n" for s in range(4)))
+    run = open_run(log)
+    one = run.snapshot()
+    run.close()
+    assert charts.constant_metrics(one) == {"train/a": 1.0}  # b printed a nan: drawn, with its marker
+
+
+def test_the_distribution_names_its_phases_by_their_numbers(with_events):
+    snap, a = with_events
+    fig = charts.distribution_figure(snap, a, "train/rec_loss")
+    assert list(fig.data[0].x) == [str(i) for i in range(1, len(a.phases) + 1)]
+    assert list(fig.data[0].hovertext) == [p.name for p in a.phases]
+    assert fig.layout.xaxis.type == "category"  # "2" is phase 2, not the number 2 on a linear axis

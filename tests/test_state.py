@@ -126,3 +126,21 @@ def test_unreachable_and_unknown_are_never_guessed(unfinished, tmp_path):
     assert s.state == "live" and s.usual_interval_seconds is None and "no timestamps" in s.description
     assert run_state(console, now=T + 2 * 3600).state == "stopped"
     assert run_state(replace(console, last_write_time=None), now=T).description.startswith("unknown")
+
+
+@pytest.mark.parametrize("later", [0, 30, 199, 201, 14 * 60, 3600, 3601, 3.1 * DAY])
+def test_restate_asks_an_earlier_state_again_by_the_same_rules(unfinished, tmp_path, later):
+    """The run picker keeps a RunState, not the snapshot, of a run it does not follow: asked again
+    later (nothing written since), it must say exactly what run_state says of the snapshot then."""
+    from radiodash.analysis.state import restate
+
+    finished = simulated(tmp_path / "f", train_num_steps=20_000)
+    for snap in (unfinished, finished, replace(unfinished, last_write_time=None),
+                 replace(unfinished, unreachable_since=T + 10)):
+        early = run_state(snap, now=T + 5)
+        assert restate(early, T + 5 + later) == run_state(snap, now=T + 5 + later)
+    # by hand: live at 30 s, stalled past 200 s (10 x 20 s), stopped past the hour
+    early = run_state(unfinished, now=T + 1)
+    assert [restate(early, T + dt).state for dt in (30, 201, 3601)] == ["live", "stalled", "stopped"]
+    assert restate(early, T + 3601).description == "stopped 1.0 h ago at step 50,000 of 150,000"
+    assert "span_seconds" not in early.to_json() and "unreachable_since" not in early.to_json()

@@ -4,8 +4,9 @@ import streamlit as st
 
 from radiodash import charts, radiodiff, security
 from radiodash.analysis import analyze
-from radiodash.model import short_name
-from radiodash.ui import params
+from radiodash.model import metric_column, short_name
+from radiodash.text import md_escape
+from radiodash.ui import params, tables
 from radiodash.ui import session as ui
 from radiodash.text import rate
 
@@ -50,7 +51,8 @@ for rel in chosen:
 if not runs:
     st.stop()
 
-metrics = list(dict.fromkeys(m for _, s, _ in runs for m in s.metrics))
+# one name per metric across stages: stage 1 logs `train/total_loss`, stage 2 `total_loss` (the same quantity)
+metrics = list(dict.fromkeys(short_name(m) for _, s, _ in runs for m in s.metrics))
 c1, c2, c3 = st.columns(3)
 main = radiodiff.main_metric(metrics)
 default = metrics.index(main) if main in metrics else 0
@@ -58,8 +60,11 @@ metric = c1.selectbox("Metric", metrics, index=default if metrics else None, key
 align = c2.radio("Align by", ["step", "hours"], key="align", bind="query-params", horizontal=True)
 smooth = c3.slider("Smoothing", 0.0, 0.999, 0.6, 0.001, key="cmp_smooth", bind="query-params")
 log_y = st.toggle("log y", key="cmp_log", bind="query-params")
+lacking = [rel for rel, s, _ in runs if metric and metric_column(s.frame, metric) is None]
 if metric:
-    ui.chart(charts.compare_figure(runs, metric, align=align, smooth=smooth, log_y=log_y), "cmp")
+    ui.chart(charts.compare_figure(runs, metric, align=align, smooth=smooth, log_y=log_y), ui.chart_key("compare"))
+    if lacking:
+        st.caption(md_escape(f"{', '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} no {metric}."))
 
 rows = []
 for rel, snap, a in runs:
@@ -68,12 +73,15 @@ for rel, snap, a in runs:
            "launches": len(snap.segments),
            "switch-on step": a.disc.first_on_step if a.disc else None,
            "alerts": ", ".join(al.code for al in a.alerts)}
-    for m in [metric] if metric else []:
-        st_ = a.stats.get(m) or {}
-        row[f"final {short_name(m)}"] = st_.get("last")
-        row[f"best {short_name(m)}"] = st_.get("min")
+    if metric:
+        column = metric_column(snap.frame, metric)
+        st_ = (a.stats.get(column) if column else None) or {}
+        row[f"final {metric}"] = st_.get("last")
+        row[f"best {metric}"] = st_.get("min")
         row["best at step"] = st_.get("min_step")
     rows.append(row)
-steps = st.column_config.NumberColumn(format="localized")  # 150,000 like the rest of the page, not 150000
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-             column_config={c: steps for c in ("latest step", "of", "switch-on step", "best at step")})
+table = pd.DataFrame(rows)
+values = tuple(c for c in table.columns if c.startswith(("final ", "best ")) and c != "best at step")
+st.dataframe(tables.at_log_precision(table, values), hide_index=True, width="stretch",
+             column_config=tables.column_config(table, steps=("latest step", "of", "switch-on step", "best at step"),
+                                                values=values))

@@ -1,14 +1,19 @@
-"""Live monitor: progress, ETA, alerts and one panel per metric, updated in place every second."""
+"""Live monitor: the run's state, progress, alerts and one panel per metric, updated in place.
 
-import pandas as pd
+The header (a 1 s fragment) says what is true now: the state from the core (live, stalled, stopped,
+finished), when the files were last written, ETA only while live. The panels follow a 3 s snapshot
+shared by every viewer; the view (metrics, smoothing, axis, steps, source) is in the URL.
+"""
 import streamlit as st
 
 from radiodash import charts, radiodiff
 from radiodash.analysis import analyze, live_header
 from radiodash.model import config_value, short_name
-from radiodash.ui import notifications, session as ui
-from radiodash.ui.figures import cached
+from radiodash.report import table_csv
 from radiodash.text import age, duration, md_escape, rate
+from radiodash.ui import clock, notifications, runstate, tables, zoom
+from radiodash.ui import session as ui
+from radiodash.ui.figures import cached
 
 ui.through_gate()
 selection = ui.show_refusal_or_pick(st.session_state.get("_selection"))
@@ -16,42 +21,30 @@ selection = ui.show_refusal_or_pick(st.session_state.get("_selection"))
 run = ui.shared_run(selection.path)
 first = run.snapshot()
 defaults = [m for m in first.metrics if short_name(m) in radiodiff.OVERLAY_DEFAULTS][:3]
-view = ui.view_controls(first.metrics, defaults, int(first.frame["step"].iloc[-1]) if len(first.frame) else 0)
-ui.share_box(selection.rel)
+view = ui.view_controls(first.metrics, defaults, int(first.frame["step"].iloc[-1]) if len(first.frame) else 0,
+                        run=selection.rel, has_events=charts.uses_events(first, "both"))
+ui.share_box(ui.settings())
 ui.title(first.name)
 
 if view.live:
     st.session_state.pop("paused_snapshot", None)
 
-
-def at_a_glance(config: dict | None) -> pd.DataFrame:
-    rows = [("model", "embed_dim / ch / ch_mult", [config_value(config, "model", "embed_dim"), config_value(config, "model", "ddconfig", "ch"),
-                                                   config_value(config, "model", "ddconfig", "ch_mult")]),
-            ("loss", "kl_weight", config_value(config, "model", "lossconfig", "kl_weight")),
-            ("loss", "disc_weight", config_value(config, "model", "lossconfig", "disc_weight")),
-            ("loss", "disc_start", config_value(config, "model", "lossconfig", "disc_start")),
-            ("optimizer", "lr / min_lr (factor)", [config_value(config, "trainer", "lr"), config_value(config, "trainer", "min_lr")]),
-            ("data", "batch_size", config_value(config, "data", "batch_size")),
-            ("trainer", "train_num_steps", config_value(config, "trainer", "train_num_steps")),
-            ("trainer", "gradient_accumulate_every", config_value(config, "trainer", "gradient_accumulate_every")),
-            ("trainer", "log_freq / save_and_sample_every", [config_value(config, "trainer", "log_freq"),
-                                                             config_value(config, "trainer", "save_and_sample_every")]),
-            ("trainer", "resume_milestone", config_value(config, "trainer", "resume_milestone"))]
-    return pd.DataFrame([(g, k, str(v)) for g, k, v in rows if v is not None and v != [None, None]
-                         and v != [None, None, None]], columns=["group", "setting", "value"])
+STAGES = {"vae": "VAE-GAN autoencoder (stage 1)", "diffusion": "conditional latent diffusion (stage 2)"}
 
 
 def figure(snap, analysis, kind: str, metric: str | None = None):
     key = (snap.path, snap.version, kind, metric, view.smooth, view.smoother, view.x, view.log_y, view.step_range,
-           view.metrics if kind == "overlay" else None)
-    opts = dict(smoother=view.smoother, smooth=view.smooth, x=view.x, step_range=view.step_range)
+           view.source, view.metrics if kind == "overlay" else None)
+    opts = dict(x=view.x, step_range=view.step_range)
     builders = {
-        "metric": lambda: charts.metric_figure(snap, metric, analysis, log_y=view.log_y, **opts),
-        "overlay": lambda: charts.overlay_figure(snap, list(view.metrics), analysis, **opts),
-        "disc": lambda: charts.discriminator_figure(snap, analysis),
-        "lr": lambda: charts.lr_figure(snap, analysis),
-        "decomp": lambda: charts.decomposition_figure(snap, analysis),
-        "dist": lambda: charts.distribution_figure(snap, analysis, metric),
+        "metric": lambda: charts.metric_figure(snap, metric, analysis, log_y=view.log_y, smoother=view.smoother,
+                                               smooth=view.smooth, source=view.source, **opts),
+        "overlay": lambda: charts.overlay_figure(snap, list(view.metrics), analysis, smoother=view.smoother,
+                                                 smooth=view.smooth, **opts),
+        "disc": lambda: charts.discriminator_figure(snap, analysis, source=view.source, **opts),
+        "lr": lambda: charts.lr_figure(snap, analysis, source=view.source, **opts),
+        "decomp": lambda: charts.decomposition_figure(snap, analysis, **opts),
+        "dist": lambda: charts.distribution_figure(snap, analysis, metric, step_range=view.step_range),
     }
     return cached(key, builders[kind])
 
@@ -63,89 +56,166 @@ page_snap = (ui.shared_snapshot(selection.path, PANEL_REFRESH_SECONDS) if view.l
              else st.session_state.setdefault("paused_snapshot", run.snapshot()))
 
 
+def alerts_block(alerts) -> None:
+    """Every alert in one compact block: the count by severity, the most severe in full, the rest folded."""
+    if not alerts:
+        return
+    ranked = tables.ranked(alerts)
+    top, rest = ranked[0], ranked[1:]
+    show = {"error": st.error, "warning": st.warning}.get(top.severity, st.info)
+    count = f"**{md_escape(tables.alert_counts(alerts))}** · " if rest else ""
+    show(f"{count}**{md_escape(top.code)}** — {md_escape(top.message)}")
+    if rest:
+        with st.expander(f"All {len(ranked)} alerts, and what to do"):
+            for al in ranked:
+                st.markdown(f"- **{md_escape(al.severity)}** · **{md_escape(al.code)}** — {md_escape(al.message)}"
+                            + (f" *What to do:* {md_escape(al.action)}" if al.action else ""))
+
+
 @st.fragment(run_every=1.0 if view.live else None)
 def ticker() -> None:
-    """Progress, rate, ETA, staleness and alerts: a cheap partial rerun every second.
+    """State, progress, rate, ETA and alerts: a cheap partial rerun every second.
 
     When the shared chart snapshot has moved on (at most every PANEL_REFRESH_SECONDS), it asks
     for one rerun of the page so the charts redraw; an idle run costs each viewer only this fragment.
     """
+    now, stop = clock.now(), clock.stopped_after()
     snap = ui.shared_snapshot(selection.path) if view.live else page_snap
     charts_snap = ui.shared_snapshot(selection.path, PANEL_REFRESH_SECONDS) if view.live else page_snap
-    basis = analyze(charts_snap)
-    tp, alerts, (since, usual, stalled) = live_header(snap, basis)
-    stage = {"vae": "VAE-GAN autoencoder (stage 1)", "diffusion": "conditional latent diffusion (stage 2)"}.get(
-        basis.stage or "", "stage unknown")
-    st.caption(f"{md_escape(stage)} · {len(snap.segments)} launch(es) · {len(snap.frame):,} step records")
+    basis = analyze(charts_snap, now=now, stopped_after=stop)
+    head = live_header(snap, basis, now=now, stopped_after=stop)
+    tp, state = head.throughput, head.state
+
+    left, right = st.columns([1, 7], vertical_alignment="center")
+    with left:
+        runstate.badge(state)
+    right.markdown(md_escape(state.description))
+    written = [f"files last written {age(state.silent_seconds)}" if state.silent_seconds is not None
+               else "files' modification time unknown"]
+    if state.last_log_time is not None:
+        written.append(f"last log line {state.last_log_time:%Y-%m-%d %H:%M:%S} (the trainer's local time; "
+                       "the log has no time zone)")
+    stage = STAGES.get(basis.stage or "", "stage unknown")
+    st.caption(md_escape(" · ".join(written)) + "  \n" + md_escape(
+        f"{stage} · {len(snap.segments)} launch(es) · {len(snap.frame):,} step records"
+        + ("" if view.live else " · live updates paused")))
 
     latest, total = tp.latest_step, tp.total_steps
     if latest is not None and total:
         st.progress(min(1.0, max(0.0, latest / total)), text=f"{latest:,} / {total:,} steps")
-    c = st.columns(4)
-    c[0].metric("Latest step", f"{latest:,}" if latest is not None else "—")
-    c[1].metric("Steps/hour", rate(tp.steps_per_hour), help="Optimizer steps per hour inside launches "
-                f"(log lines per hour: {rate(tp.lines_per_hour)}).")
-    c[2].metric("Elapsed", duration(tp.elapsed_seconds), help="First to last timestamp, gaps between launches included.")
-    nxt = (f"next checkpoint model-{tp.next_checkpoint_step // int(config_value(snap.config, 'trainer', 'save_and_sample_every'))}.pt "
-           f"at step {tp.next_checkpoint_step:,} in {duration(tp.eta_next_checkpoint_seconds)}"
-           if tp.next_checkpoint_step and config_value(snap.config, "trainer", "save_and_sample_every") else "no checkpoint ahead")
-    c[3].metric("ETA", duration(tp.eta_seconds), help=f"To train_num_steps at the current rate; {nxt}.")
-    if stalled:
-        st.warning(f"stalled: no new line for {duration(since)} (usual interval {duration(usual)}); "
-                   "the run is unfinished — check the trainer.")
+    row = st.container(horizontal=True, gap="medium")  # the figures wrap onto a second line when narrow
+    row.metric("Latest step", f"{latest:,}" if latest is not None else "—", width="content")
+    row.metric("Steps/hour", rate(tp.steps_per_hour), width="content", help="Optimizer steps per hour inside "
+               f"launches (log lines per hour: {rate(tp.lines_per_hour)}).")
+    row.metric("Elapsed", duration(tp.elapsed_seconds), width="content", help="The log's first to last timestamp, "
+               "gaps between launches included.")
+    save = config_value(snap.config, "trainer", "save_and_sample_every")
+    if state.state == "live":
+        row.metric("ETA", duration(tp.eta_seconds), width="content", help="To train_num_steps at the current rate.")
+        if tp.next_checkpoint_step and save:
+            st.caption(f"next checkpoint model-{tp.next_checkpoint_step // int(save)}.pt at step "
+                       f"{tp.next_checkpoint_step:,} in {duration(tp.eta_next_checkpoint_seconds)}")
+    elif state.state == "finished":
+        row.metric("Took", duration(state.duration_seconds), width="content",
+                   help="The log's first to last timestamp, every launch (its files were last written "
+                        f"{age(state.silent_seconds)}).")
     else:
-        st.caption(f"last line {age(since)} · {nxt}" + ("" if view.live else " · live updates paused"))
-
-    for al in alerts:
-        show = {"error": st.error, "warning": st.warning}.get(al.severity, st.info)
-        show(f"**{al.code}** — {md_escape(al.message)}")
+        row.metric("Silent for", duration(state.silent_seconds), width="content",
+                   help="Since its files were last written: no ETA for a run that is not running.")
+    alerts_block(head.alerts)
     if charts_snap.version != page_snap.version:
         st.rerun(scope="app")
 
 
+def panel_grid(items, columns: int = 2) -> None:
+    """Panels left to right, top to bottom: no empty column when a stage has fewer panels."""
+    cols = None
+    for i, draw in enumerate(items):
+        if i % columns == 0:
+            cols = st.columns(columns)
+        with cols[i % columns]:
+            draw()
+
+
 def panels(snap) -> None:
     """Every chart and table of the run at one version (built once per version for all viewers)."""
-    a = analyze(snap)
-    glance = at_a_glance(snap.config)
-    # visible at a glance, as plain text (config values are log text: never Markdown or HTML)
-    st.text(" · ".join(f"{k} {v}" for k, v in zip(glance["setting"], glance["value"])) or "no configuration header")
-    with st.expander("Configuration at a glance", expanded=False):
-        st.text(glance.to_string(index=False))
+    a = analyze(snap, now=clock.now(), stopped_after=clock.stopped_after())
+    with st.expander(f"Configuration — {STAGES.get(a.stage or '', 'stage unknown')}"):
+        conf = tables.config_rows(snap.config, a.stage)
+        if len(conf):
+            st.dataframe(conf, hide_index=True, width="stretch", height=36 * (len(conf) + 1) + 4)
+        else:
+            st.text("The log has no configuration header.")
 
+    constant = charts.constant_metrics(snap, view.step_range)
+    if constant:
+        st.caption(md_escape("Constant over the steps in view (no panel): " + ", ".join(
+            f"{short_name(m)} = {v:g}" for m, v in constant.items())))
     if view.metrics:
-        ui.chart(figure(snap, a, "overlay"), "overlay")
-    metrics = [m for m in snap.metrics]
-    val_metrics = [m for m in snap.val_frame.columns if m.startswith("val/")]
-    disc, lr = figure(snap, a, "disc"), figure(snap, a, "lr")
-    # keys with a panel of their own below are not drawn twice (fewer charts: a faster first render)
-    own_panel = ({"disc_factor", "d_weight"} if disc is not None else set()) | ({"lr"} if lr is not None else set())
-    cols = st.columns(2)
-    for i, m in enumerate([m for m in metrics if short_name(m) not in own_panel] + val_metrics):
-        with cols[i % 2]:
-            ui.chart(figure(snap, a, "metric", m), f"m:{m}")
+        ui.chart(figure(snap, a, "overlay"), ui.chart_key("overlay"))
 
-    st.subheader("Discriminator, learning rate, loss decomposition")
-    left, right = st.columns(2)
+    disc, lr = figure(snap, a, "disc"), figure(snap, a, "lr")
+    own_panel = ({"disc_factor", "d_weight", *charts.DISC_SERIES} if disc is not None else set()) | (
+        {"lr"} if lr is not None else set())
+    val_metrics = [m for m in snap.val_frame.columns if m.startswith("val/")]
+    shown = [m for m in snap.metrics if short_name(m) not in own_panel and m not in constant] + val_metrics
+    if charts.uses_events(snap, view.source):  # tags the log does not have (a fork's debug/*, …)
+        logged = {short_name(m) for m in snap.metrics}
+        shown += [t for t in charts.event_tags(snap)
+                  if t not in logged and t not in own_panel and t != charts.LR_TAG]
+    panel_grid([lambda m=m: ui.chart(figure(snap, a, "metric", m), ui.chart_key("metric", m)) for m in shown])
+
+    special = []
     if disc is not None:
-        ui.chart(disc, "disc", left)
+        def disc_panel() -> None:
+            ui.chart(disc, ui.chart_key("disc"))
+            st.caption(md_escape(" ".join(charts.discriminator_notes(a, view.step_range))))
+        special.append(("discriminator", disc_panel))
     if lr is not None:
-        ui.chart(lr, "lr", right)
+        special.append(("learning rate", lambda: ui.chart(lr, ui.chart_key("lr"))))
     dec = figure(snap, a, "decomp")
     if dec is not None:
-        ui.chart(dec, "decomp", left)
-    losses = [m for m in metrics if "loss" in short_name(m)] or metrics
+        special.append(("loss decomposition", lambda: ui.chart(dec, ui.chart_key("decomp"))))
+    losses = [m for m in snap.metrics if "loss" in short_name(m) and m not in constant] or [
+        m for m in snap.metrics if m not in constant]
     main = radiodiff.main_metric(losses) or (losses[0] if losses else None)
     if main is not None:
-        pick = right.selectbox("Distribution per phase of", losses, index=losses.index(main), key="dist_metric")
-        ui.chart(figure(snap, a, "dist", pick), "dist", right)
+        def dist() -> None:
+            pick = st.selectbox("Distribution per phase of", losses, index=losses.index(main), key="dist_metric",
+                                format_func=short_name)
+            ui.chart(figure(snap, a, "dist", pick), ui.chart_key("dist"))
+        special.append(("distribution per phase", dist))
+    if special:  # only the panels this run has, side by side: no empty column
+        st.subheader(md_escape(", ".join(n for n, _ in special).capitalize()))
+        panel_grid([draw for _, draw in special])
 
-    st.subheader("Phases")
-    st.dataframe(pd.DataFrame([{"phase": p.name, "from step": p.start_step, "to step": p.end_step,
-                                "what happened": p.description} for p in a.phases]), hide_index=True, width="stretch")
-    with st.expander("Events and checkpoints"):
-        st.dataframe(pd.DataFrame([{"kind": e.kind, "step": e.step, "time": e.time, "detail": str(e.detail)}
-                                   for e in a.events]), hide_index=True, width="stretch")
-        st.dataframe(a.checkpoints, hide_index=True, width="stretch")
+    rng = view.step_range
+    where = f" (steps {rng[0]:,} to {rng[1]:,})" if rng else ""
+    st.subheader("Phases" + where)
+    phases = tables.phases_table(a.phases, rng)
+    if not len(phases):
+        st.caption("No phase in these steps.")
+    for _, ph in phases.iterrows():  # a list, not a table: each phase's sentence is long and must wrap
+        st.markdown(f"**{md_escape(ph['phase'])}** · steps {ph['from step']:,} to {ph['to step']:,} — "
+                    f"{md_escape(ph['what happened'])}")
+    st.subheader("Checkpoints" + where)
+    ck = tables.checkpoints_view(a.checkpoint_files, selection.rel, rng)
+    if len(ck):
+        st.dataframe(ck, hide_index=True, width="stretch", column_config={
+            **tables.column_config(ck, steps=("milestone", "step"), times=(tables.WRITTEN,)),
+            "sample": st.column_config.LinkColumn("sample", display_text="open on Samples",
+                                                  help="This milestone's sample images (the Samples page)")})
+    else:
+        st.caption("No checkpoint in these steps yet.")
+    with st.expander("Events" + where):
+        ev = tables.events_table(a.events, rng)
+        st.dataframe(ev, hide_index=True, width="stretch",
+                     column_config=tables.column_config(ev, steps=("step",), times=("time",)))
+    lo, hi = rng if rng else (None, None)
+    st.download_button(f"Steps in view as CSV{where}", lambda: table_csv(snap, lo, hi),
+                       file_name=f"{snap.name}{f'-steps-{rng[0]}-{rng[1]}' if rng else ''}.csv", mime="text/csv",
+                       help="One row per logged step in the view: step, time, launch, file, metrics.",
+                       key="csv_download")
 
     with st.expander("Diagnostics"):
         reg = ui.registry()
@@ -164,3 +234,5 @@ def panels(snap) -> None:
 ticker()
 notifications.panel()
 panels(page_snap)
+with st.sidebar:
+    zoom.mount()  # invisible: reports the user's zoom so the next redraw keeps it (last: the charts draw first)

@@ -20,6 +20,7 @@ from .throughput import intervals
 
 STOPPED_AFTER_SECONDS = 3600.0
 STATES = ("live", "stalled", "stopped", "finished", "unreachable", "unknown")
+_NOT_IN_JSON = ("unreachable_since", "span_seconds")
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,14 @@ class RunState:
     duration_seconds: float | None  # a finished run: its log's first to last timestamp, every launch
     description: str  # one true line: "finished 3.0 d ago after 5 h 12 min"
     show_eta: bool  # ETA and next checkpoint mean something only while the run is live
+    unreachable_since: float | None = None  # epoch seconds, while the source cannot be read
+    span_seconds: float | None = None  # the log's first to last timestamp, every launch (finished or not)
 
     def to_json(self) -> dict:
         from .results import jsonable
 
-        return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        # the two fields `restate` needs are not part of `analyze --json` (its shape stays as documented)
+        return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__ if k not in _NOT_IN_JSON})
 
 
 def usual_interval(snap: Snapshot) -> float | None:
@@ -90,25 +94,56 @@ def run_state(snap: Snapshot, now: float | None = None, *, stopped_after: float 
     """
     now = _time.time() if now is None else float(now)
     usual_s = usual_interval(snap) if usual is False else usual
-    latest = int(snap.frame["step"].iloc[-1]) if len(snap.frame) else None
-    total = _total_steps(snap)
-    written = snap.last_write_time
-    silent = None if written is None else max(0.0, now - written)
-    last_log = next((s.last_time for s in reversed(snap.segments) if s.last_time is not None), None)
-    limit = stall_threshold(usual_s)
     first_t, last_t = _log_span(snap)
-    span = (last_t - first_t).total_seconds() if first_t is not None and last_t is not None else None
-    at = f"step {latest:,}" + (f" of {total:,}" if total else "") if latest is not None else "no step logged yet"
+    facts = _Facts(latest=int(snap.frame["step"].iloc[-1]) if len(snap.frame) else None, total=_total_steps(snap),
+                   written=snap.last_write_time, unreachable_since=snap.unreachable_since, finished=is_finished(snap),
+                   usual=usual_s, span=(last_t - first_t).total_seconds() if first_t is not None and last_t is not None
+                   else None,
+                   last_log=next((s.last_time for s in reversed(snap.segments) if s.last_time is not None), None))
+    return _judge(facts, now, stopped_after)
+
+
+def restate(state: RunState, now: float) -> RunState:
+    """The same run's state at a later `now`, from an earlier RunState alone: nothing was written since
+    (the caller knows, e.g. from the files' unchanged mtime), so only the silence has grown.
+
+    Why: a list of runs (the run picker) keeps one RunState per run it does not follow instead of
+    its whole snapshot, and asks it again as time passes — by the same rules as `run_state`.
+    """
+    facts = _Facts(latest=state.latest_step, total=state.total_steps, written=state.last_written,
+                   unreachable_since=state.unreachable_since, finished=state.state == "finished",
+                   usual=state.usual_interval_seconds, span=state.span_seconds, last_log=state.last_log_time)
+    return _judge(facts, float(now), state.stopped_after_seconds)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What a run's state is decided from, besides the clock."""
+
+    latest: int | None
+    total: int | None
+    written: float | None
+    unreachable_since: float | None
+    finished: bool
+    usual: float | None
+    span: float | None
+    last_log: pd.Timestamp | None
+
+
+def _judge(f: _Facts, now: float, stopped_after: float) -> RunState:
+    silent = None if f.written is None else max(0.0, now - f.written)
+    limit = stall_threshold(f.usual)
+    at = f"step {f.latest:,}" + (f" of {f.total:,}" if f.total else "") if f.latest is not None else "no step logged yet"
     finished_at = None
     show_eta = False
-    if snap.unreachable_since is not None:
+    if f.unreachable_since is not None:
         state = "unreachable"
-        desc = f"unreachable for {duration(now - snap.unreachable_since)}: its files cannot be read now"
+        desc = f"unreachable for {duration(now - f.unreachable_since)}: its files cannot be read now"
         desc += f" (last written {age(silent)}, at {at})" if silent is not None else f" (at {at})"
-    elif is_finished(snap):
-        state, finished_at = "finished", written
+    elif f.finished:
+        state, finished_at = "finished", f.written
         desc = "finished" + (f" {age(silent)}" if silent is not None else "")
-        desc += f" after {duration(span)}" if span is not None else " (the log has no timestamps: how long it took is unknown)"
+        desc += f" after {duration(f.span)}" if f.span is not None else " (the log has no timestamps: how long it took is unknown)"
     elif silent is None:
         state = "unknown"
         desc = f"unknown: the files' modification time is not available ({at})"
@@ -117,13 +152,14 @@ def run_state(snap: Snapshot, now: float | None = None, *, stopped_after: float 
         desc = f"stopped {age(silent)} at {at}"
     elif limit is not None and silent > limit:
         state = "stalled"
-        desc = f"stalled: no line for {duration(silent)} (usual {duration(usual_s)}), at {at}"
+        desc = f"stalled: no line for {duration(silent)} (usual {duration(f.usual)}), at {at}"
     else:
         state, show_eta = "live", True
         desc = f"live: last line {age(silent)}, at {at}"
-        if usual_s is None:
+        if f.usual is None:
             desc += " (the log has no timestamps, so a stall cannot be told from a slow step)"
-    return RunState(state=state, as_of=now, last_written=written, last_log_time=last_log, silent_seconds=silent,
-                    usual_interval_seconds=usual_s, stall_after_seconds=limit, stopped_after_seconds=stopped_after,
-                    latest_step=latest, total_steps=total, finished_at=finished_at,
-                    duration_seconds=span if state == "finished" else None, description=desc, show_eta=show_eta)
+    return RunState(state=state, as_of=now, last_written=f.written, last_log_time=f.last_log, silent_seconds=silent,
+                    usual_interval_seconds=f.usual, stall_after_seconds=limit, stopped_after_seconds=stopped_after,
+                    latest_step=f.latest, total_steps=f.total, finished_at=finished_at,
+                    duration_seconds=f.span if state == "finished" else None, description=desc, show_eta=show_eta,
+                    unreachable_since=f.unreachable_since, span_seconds=f.span)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import streamlit as st
 
 from .. import security
-from ..model import Snapshot
+from ..model import Snapshot, short_name
 from ..run import Run
-from ..text import age, md_escape
+from ..text import md_escape
 from . import access, params
 from .demo import Demo
 from .registry import Registry
@@ -214,21 +214,74 @@ def select_run(s: Settings) -> Selection:
     return Selection(path, wanted)
 
 
+#: The picker's labels (each run's state) are redrawn this often, apart from the page.
+PICKER_REFRESH_SECONDS = 5.0
+
+
 def sidebar_picker(s: Settings, sel: Selection) -> None:
-    entries = security.list_runs(list(s.roots))
+    """The run picker: every run under the root, newest first, each with its state ('runA · live',
+    'runB · stopped · 3.1 d ago'), redrawn every few seconds on its own."""
+    with st.sidebar:
+        _picker(s, sel)
+
+
+@st.fragment(run_every=PICKER_REFRESH_SECONDS)
+def _picker(s: Settings, sel: Selection) -> None:
+    from . import clock, runstate
+
+    entries = _listing(s.roots, sel.rel)
     if not entries:
-        st.sidebar.caption("No runs under the root yet.")
+        st.caption("No runs under the root yet.")
         return
-    now = time.time()
+    now, stop = clock.now(), clock.stopped_after()
+    states = picker_states()
+    labels = {}
+    for i, e in enumerate(entries):
+        state = None
+        if sel.path is not None and e.rel == sel.rel:  # the run on screen: its followed snapshot
+            from ..analysis import run_state
+
+            state = run_state(shared_snapshot(sel.path), now, stopped_after=stop)
+        elif i < runstate.MAX_STATES:
+            state = states.state(e.path, e.mtime, now, stop)
+        labels[e.rel] = runstate.picker_label(e.rel, state, e.mtime, now)
     rels = [e.rel for e in entries]
-    labels = {e.rel: f"{e.rel} · {age(now - e.mtime)}" for e in entries}
     index = rels.index(sel.rel) if sel.rel in rels else None
-    choice = st.sidebar.selectbox("Run", rels, index=index, format_func=labels.get, key="picker",
-                                  help="Runs under the root, newest first, with their last update.")
+    choice = st.selectbox("Run", rels, index=index, format_func=labels.get, key="picker",
+                          help="Runs under the root, newest first: each one's state (live, stalled, stopped, "
+                               "finished) and, from a minute on, how long ago its files were last written.")
     if choice is not None and choice != sel.rel:
         st.session_state["run"] = choice
         st.query_params["run"] = choice
-        st.rerun()
+        st.rerun(scope="app")
+
+
+_LISTED: dict[tuple, tuple[float, list]] = {}
+_LISTED_LOCK = threading.Lock()
+
+
+def _listing(roots: tuple[Path, ...], must_have: str | None = None) -> list:
+    """`security.list_runs` of the roots, shared by every session for PICKER_REFRESH_SECONDS: the picker
+    of each viewer redraws every few seconds, and one scan of the root serves them all. A listing that
+    lacks `must_have` (the run on screen, created since) is scanned again at once."""
+    now = time.monotonic()
+    with _LISTED_LOCK:
+        held = _LISTED.get(roots)
+        if held is not None and now - held[0] < PICKER_REFRESH_SECONDS and (
+                must_have is None or any(e.rel == must_have for e in held[1])):
+            return held[1]
+    entries = security.list_runs(list(roots))
+    with _LISTED_LOCK:
+        _LISTED[roots] = (now, entries)
+    return entries
+
+
+@st.cache_resource
+def picker_states():
+    """The picker's run states, shared by every session (radiodash/ui/runstate.py)."""
+    from .runstate import PickerStates
+
+    return PickerStates()
 
 
 # ------------------------------------------------------------------ view controls (in the URL)
@@ -243,22 +296,49 @@ class View:
     log_y: bool
     step_range: tuple[int, int] | None
     live: bool
+    source: str = "log"  # both | events | log: what metric panels draw when the run has event files
 
 
-def view_controls(metrics: list[str], default_metrics: list[str], max_step: int) -> View:
+SOURCES = {"both": "both", "events": "event files", "log": "log"}
+
+
+def _reset_overlay_for(run: str | None, metrics: list[str], default_metrics: list[str]) -> None:
+    """A new run's overlay starts from what that run has: the metrics chosen for the previous run,
+    matched by short name (`train/rec_loss` ≈ `rec_loss`), else the new run's defaults."""
+    ss = st.session_state
+    before = ss.get("_overlay_run")
+    ss["_overlay_run"] = run
+    if before is None or before == run:
+        return
+    wanted = {short_name(m) for m in ss.get("metrics", [])}
+    ss["metrics"] = [m for m in metrics if short_name(m) in wanted] or list(default_metrics)
+
+
+def view_controls(metrics: list[str], default_metrics: list[str], max_step: int, *, run: str | None = None,
+                  has_events: bool = False) -> View:
     """Every choice is a widget bound to the URL (bind="query-params"): the URL is the shareable view."""
     sb = st.sidebar
     sb.subheader("View")
-    chosen = sb.multiselect("Metrics (overlay)", metrics, default=[m for m in default_metrics if m in metrics],
-                            key="metrics", bind="query-params")
+    _reset_overlay_for(run, metrics, default_metrics)
+    if "metrics" in st.session_state:  # seeded (a run change): the widget takes it, not a default as well
+        st.session_state["metrics"] = [m for m in st.session_state["metrics"] if m in metrics]
+        chosen = sb.multiselect("Metrics (overlay)", metrics, key="metrics", bind="query-params")
+    else:
+        chosen = sb.multiselect("Metrics (overlay)", metrics, default=[m for m in default_metrics if m in metrics],
+                                key="metrics", bind="query-params")
     smooth = sb.slider("Smoothing", 0.0, 0.999, 0.6, 0.001, format="%.3f", key="smooth", bind="query-params",
                        help="TensorBoard's debiased EMA weight, computed on the full series before downsampling.")
     # bound widgets put the *shown* option in the URL, so the options are the short URL words themselves
     smoother = sb.radio("Smoother", list(SMOOTHERS), key="smoother", bind="query-params", horizontal=True,
                         help="ema: TensorBoard's debiased EMA; centered: centred moving average over 1/(1-w) records.")
     x = sb.radio("x axis", list(X_AXES), key="x", bind="query-params", horizontal=True,
-                 help="step, wall-clock time, or hours since the run's first line.")
+                 help="step, wall-clock time (the log's own clock), or hours since the run's first line — for every chart.")
     scale = sb.radio("y scale", list(SCALES), key="scale", bind="query-params", horizontal=True)
+    source = sb.radio("Values from", list(SOURCES), key="source", bind="query-params", horizontal=True,
+                      disabled=not has_events,
+                      help="The run's TensorBoard event files hold every step at full precision; the log one record "
+                           "every log_freq steps (5 decimals). both: the event files' curve with the log's records "
+                           "as dots." + ("" if has_events else " This run has no event files: the log only."))
     c1, c2 = sb.columns(2)
     lo = c1.number_input("From step", min_value=0, value=0, step=1000, key="from", bind="query-params")
     hi = c2.number_input("Until step (0 = latest)", min_value=0, value=0, step=1000, key="until", bind="query-params")
@@ -266,39 +346,44 @@ def view_controls(metrics: list[str], default_metrics: list[str], max_step: int)
     step_range = None
     if lo or hi:
         step_range = (int(lo), int(hi) if hi else max(int(lo), max_step))
-    return View(tuple(chosen), float(smooth), smoother, x, scale == "log", step_range, bool(live))
+    return View(tuple(chosen), float(smooth), smoother, x, scale == "log", step_range, bool(live),
+                source if has_events else "log")
 
 
-def share_box(rel: str | None) -> None:
-    """The URL of this view, with the address the viewer reached (what teammates can open)."""
-    try:
-        url = st.context.url
-    except Exception:  # noqa: BLE001
-        url = None
-    if not url:
-        host = st.context.headers.get("host", "localhost:8501")
-        url = f"http://{host}/"
-    query = urlencode([(k, v) for k in st.query_params if k != "token" for v in st.query_params.get_all(k)],
-                      safe="/,:")
-    base = url.split("?", 1)[0]
-    with st.sidebar.popover("Share this view"):
-        st.caption("Teammates on the network open:")
-        st.code(base + (f"?{query}" if query else ""), language=None)
+def share_box(s: Settings) -> None:
+    """The URL of this view on an address teammates can open (radiodash/ui/share.py)."""
+    from . import share
+
+    share.box(bool(s.token))
 
 
 def title(text: str) -> None:
     st.title(md_escape(text))
 
 
+def chart_key(kind: str, name: str = "") -> str:
+    """A chart's element key: letters, digits, '-' and '_' only (it is also its CSS class `st-key-…`,
+    through which the zoom keeper finds the chart), unique per panel."""
+    import hashlib
+
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", name)[:40]
+    digest = hashlib.sha1(f"{kind}|{name}".encode()).hexdigest()[:8]
+    return f"chart-{kind}-{slug}-{digest}" if name else f"chart-{kind}"
+
+
 def chart(fig, key: str, where=None) -> None:
-    """A RadioDash figure at full width, drawn with its own look (`charts._layout`).
+    """A RadioDash figure at full width, drawn with its own look (`charts._layout`), zoomed where the
+    user zoomed it (radiodash/ui/zoom.py: a redraw with new data keeps the zoom).
 
     theme=None: merging Streamlit's theme into every figure costs a new browser ~0.6 s on a page
     of a dozen panels (benchmarks/bench_latency.py), and the figures set their colours already.
     """
+    from . import zoom
+
+    fig = zoom.apply(fig, key, zoom.current())
     (where or st).plotly_chart(fig, key=key, width="stretch", theme=None)
 
 
 __all__ = ["settings", "registry", "shared_run", "gate", "select_run", "sidebar_picker", "through_gate",
-           "show_refusal_or_pick", "refusal", "refusal_markdown", "md_literal", "view_controls", "share_box", "View", "Selection", "title", "chart",
+           "show_refusal_or_pick", "refusal", "refusal_markdown", "md_literal", "view_controls", "share_box", "View", "Selection", "title", "chart", "chart_key",
            "md_escape", "log"]

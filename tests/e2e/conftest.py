@@ -36,7 +36,7 @@ def free_port() -> int:
 class Server:
     """`streamlit run app.py` with the given RADIODASH_* environment, stopped at teardown."""
 
-    def __init__(self, env: dict[str, str], app: Path | None = None) -> None:
+    def __init__(self, env: dict[str, str], app: Path | None = None, address: str = "127.0.0.1") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = {k: v for k, v in os.environ.items()
@@ -44,7 +44,7 @@ class Server:
         full.update(env)
         self.log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
         cmd = [sys.executable, "-m", "streamlit", "run", str(app or REPO / "app.py"), "--server.headless", "true",
-               "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+               "--server.port", str(self.port), "--server.address", address, "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=full, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)

@@ -1,0 +1,95 @@
+"""A run's state where the user picks and watches runs: the header's badge and the run picker's labels.
+
+The state itself is decided in the core (radiodash.analysis.state) — here it only gets a colour,
+and the picker gets a state for runs this session is not watching: each is read once (a one-shot
+`open_run`, closed again: never one of the registry's followed runs) when its files change, kept
+as a RunState (not a snapshot) and asked again as time passes (`state.restate`).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from ..analysis import RunState, run_state
+from ..analysis.state import restate
+from ..cache import LRU
+from ..text import age
+
+#: st.badge colour and icon per state (the picker's options are plain text: the state's word).
+BADGES = {"live": ("green", ":material/radio_button_checked:"),
+          "stalled": ("orange", ":material/hourglass_top:"),
+          "stopped": ("red", ":material/stop_circle:"),
+          "finished": ("blue", ":material/check_circle:"),
+          "unreachable": ("gray", ":material/cloud_off:"),
+          "unknown": ("gray", ":material/help:")}
+#: Runs of the picker given a state (the newest); older ones show when they were last written.
+MAX_STATES = 24
+#: A run whose files keep changing is read again at most this often for its picker label.
+REREAD_SECONDS = 10.0
+
+
+def badge(state: RunState) -> None:
+    import streamlit as st
+
+    color, icon = BADGES.get(state.state, BADGES["unknown"])
+    st.badge(state.state, icon=icon, color=color)
+
+
+def picker_label(rel: str, state: RunState | None, mtime: float | None, now: float) -> str:
+    """'runA · live', 'runB · stopped · 3.1 d ago', 'runC · finished · 2.0 h ago': the state in words and,
+    from a minute on, how long ago its files were last written (the picker is redrawn every few
+    seconds: a count of seconds there would be stale)."""
+    if state is None:
+        return f"{rel} · last written {age(now - mtime)}" if mtime else rel
+    silent = state.silent_seconds
+    written = f" · {age(silent)}" if silent is not None and silent >= 60 else ""
+    return f"{rel} · {state.state}{written}"
+
+
+class PickerStates:
+    """RunStates of the runs under the roots, for the picker: read when their files change, shared by
+    every session of the server (one read per change, not one per viewer)."""
+
+    def __init__(self, max_entries: int = 256, reread_seconds: float = REREAD_SECONDS) -> None:
+        self._states: LRU[tuple[float, float, RunState | None]] = LRU(max_entries)  # path -> (mtime, read at, state)
+        self._lock = threading.Lock()
+        self._busy: set[str] = set()
+        self.reread_seconds = reread_seconds
+        self.reads = 0
+
+    def state(self, path: Path, mtime: float, now: float, stopped_after: float) -> RunState | None:
+        key = str(path)
+        held = self._states.get(key)
+        if held is not None:
+            seen, read_at, st = held
+            if st is None:
+                return None
+            if seen == mtime or time.monotonic() - read_at < self.reread_seconds:
+                st = st if seen == mtime else replace(st, last_written=max(mtime, st.last_written or 0.0))
+                return restate(replace(st, stopped_after_seconds=stopped_after), now)
+        with self._lock:
+            if key in self._busy:  # another session is reading it: its old state (or none) meanwhile
+                return None if held is None or held[2] is None else restate(held[2], now)
+            self._busy.add(key)
+        try:
+            st = self._read(path, now, stopped_after)
+        finally:
+            with self._lock:
+                self._busy.discard(key)
+        self._states.put(key, (mtime, time.monotonic(), st))
+        return st
+
+    def _read(self, path: Path, now: float, stopped_after: float) -> RunState | None:
+        from .. import open_run
+
+        self.reads += 1
+        try:
+            run = open_run(path)
+        except OSError:
+            return None
+        try:
+            return run_state(run.snapshot(), now, stopped_after=stopped_after)
+        finally:
+            run.close()
