@@ -1,11 +1,12 @@
 """Append → visible latency in a real browser, and the first render of a 1,000,000-step run.
 
-    .venv/bin/python benchmarks/bench_latency.py [--appends 20] [--skip-big] [--renders 5]
+    .venv/bin/python benchmarks/bench_latency.py [--appends 20] [--skip-big] [--skip-events] [--renders 5]
 
 Baseline, measured in the same run: a trivial Streamlit app whose fragment (same 1 s timer)
 only shows the log's line count — the floor any Streamlit live page has on this machine.
 Targets: median ≤ 1.5 s, p95 ≤ 3 s; first full render of a 1M-step run ≤ 3 s after the server
-has parsed it; bytes sent to the browser for that page ≤ 5 MB.
+has parsed it, and of a 150,000-step run with its event file; bytes sent to the browser for that
+page ≤ 5 MB. Also: how soon the built-in demo moves on its own after `streamlit run`.
 """
 from __future__ import annotations
 
@@ -104,6 +105,38 @@ def demo_goes_live(browser) -> float:
     return elapsed
 
 
+def events_run(browser, tmp: Path, renders: int) -> None:
+    """The page of a 150,000-step VAE run with its event file (1.5 M scalars, per-step curves on every
+    panel): warm server, then cold browser contexts, against as many plain Plotly panels."""
+    from bench_events import make_file
+
+    folder = make_file(150_000).parent
+    run = tmp / "evroot" / "ev"
+    run.mkdir(parents=True)
+    for f in folder.iterdir():
+        if f.name != "done":
+            os.link(f, run / f.name)
+    srv = Server({"RADIODASH_ROOT": str(run.parent)})
+    url = f"{srv.url}/?run=ev"
+    warm = browser.new_page(viewport={"width": 1400, "height": 1000})
+    t = time.monotonic()
+    warm.goto(url)
+    warm.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=180_000)
+    time.sleep(3)
+    charts = warm.evaluate("document.querySelectorAll('[data-testid=stPlotlyChart]').length")
+    print(f"150,000-step run with its event file: first page {time.monotonic() - t:.1f} s ({charts} charts)")
+    warm.close()
+    cold = cold_renders(browser, url, charts, renders)
+    srv.stop()
+    app = tmp / "trivial_charts_ev.py"
+    app.write_text(TRIVIAL_CHARTS_APP)
+    srv = Server({"BENCH_CHARTS": str(charts)}, app=app)
+    floor = cold_renders(browser, srv.url, charts, renders)
+    srv.stop()
+    print(f"  a new browser: all {charts} charts drawn in {summary(cold)} (target <= 3 s); {charts} plain Plotly "
+          f"panels: {summary(floor)}; ratio of medians {statistics.median(cold) / statistics.median(floor):.2f}x")
+
+
 def summary(xs: list[float]) -> str:
     xs = sorted(xs)
     p95 = xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
@@ -115,6 +148,7 @@ def main() -> int:
     ap.add_argument("--appends", type=int, default=20)
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--renders", type=int, default=5, help="cold browser contexts timed on the 1M-step run")
+    ap.add_argument("--skip-events", action="store_true", help="skip the 150,000-step run with its event file")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -196,6 +230,8 @@ def main() -> int:
             print(f"  baseline, {charts} plain Plotly panels of 2 x 1,000 points: {summary(floor)}; "
                   f"ratio of medians {statistics.median(renders) / statistics.median(floor):.2f}x")
             srv.stop()
+        if not args.skip_events:
+            events_run(browser, tmp, args.renders)
         browser.close()
     return 0
 
