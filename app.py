@@ -27,6 +27,7 @@ def main() -> None:
     st.session_state["_selection"] = selection
     page = st.navigation([
         st.Page("views/live.py", title="Live", icon=":material/monitoring:", default=True),
+        st.Page("views/overview.py", title="Overview", icon=":material/dashboard:"),
         st.Page("views/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
         st.Page("views/report.py", title="Report", icon=":material/description:"),
         st.Page("views/samples.py", title="Samples", icon=":material/photo_library:"),

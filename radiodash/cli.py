@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -38,8 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     _window(p)
 
     p = sub.add_parser("serve", help="serve the dashboard on the LAN (runs `streamlit run app.py`)")
-    p.add_argument("--log", default=None, help="the run to open first (a .log file or a results folder)")
-    p.add_argument("--root", default=None, help="folder whose runs may be browsed (default: the log's parent)")
+    p.add_argument("--log", default=None, help="the run to open first (a .log file or a results folder; a path or "
+                                               "an ssh:// URL)")
+    p.add_argument("--root", action="append", default=None,
+                   help="folder whose runs may be browsed (default: the log's parent); a path or an ssh:// URL; "
+                        "give it several times for several roots")
     p.add_argument("--token-file", default=None,
                    help="file holding the access token teammates must enter (or set RADIODASH_TOKEN)")
     p.add_argument("--token", default=None, help=argparse.SUPPRESS)  # refused: see _serve
@@ -137,9 +141,15 @@ def _serve(args: argparse.Namespace) -> int:
 def serve_env(args: argparse.Namespace, environ) -> dict[str, str]:
     """The server's environment: `serve`'s flags as RADIODASH_* variables over the caller's environment."""
     env = dict(environ)
-    for key, value in (("RADIODASH_LOG", args.log), ("RADIODASH_ROOT", args.root)):
-        if value:
-            env[key] = os.path.abspath(value)
+    from .roots import is_url
+
+    def where(text: str) -> str:
+        return text if is_url(text) else os.path.abspath(text)
+
+    if args.log:
+        env["RADIODASH_LOG"] = where(args.log)
+    if args.root:  # several roots: separated by spaces (URLs hold ':'), each quoted as a shell word
+        env["RADIODASH_ROOT"] = " ".join(shlex.quote(where(r)) for r in args.root)
     # notifications: the server runs the watcher itself (ui/notifications.py) from these variables
     if args.notify:
         env["RADIODASH_NOTIFY"] = " ".join([*args.notify, *(env.get("RADIODASH_NOTIFY") or "").split()])
@@ -161,9 +171,11 @@ def _watch(args: argparse.Namespace) -> int:
     from .notify import ENV_BASE_URL, NoTargets, StateLocked, StateUnusable, Watch, WatchSettings
     from .notify.targets import configs_from_env, urls_from_env
 
-    roots = [Path(r) for r in args.roots]
+    from .roots import is_url
+
+    roots = [r if is_url(r) else Path(r) for r in args.roots]
     for r in roots:
-        if not r.is_dir():
+        if isinstance(r, Path) and not r.is_dir():  # a URL's host may be down now: the watcher retries it
             raise CliError(f"{r} is not a folder" if r.exists() else f"{r} does not exist")
     if args.interval is not None and not args.interval > 0:
         raise CliError(f"--interval {args.interval:g} is not a positive number of seconds")

@@ -5,14 +5,16 @@ whatever watches *all* runs (the notification watcher, a team overview page) nee
 the roots, new ones included, at a cost that stays small with hundreds of finished runs. So each
 `interval` a `Fleet`:
 
-- lists the runs under each root (`security.list_runs`: the same rule the sidebar uses);
+- lists the runs under each root (`Roots.list`: the same rule and the same names as the sidebar; a
+  remote root is listed over its host's shared connection);
 - keeps one `Run` per run and refreshes it (a run whose files did not change costs one directory
   listing; a RadioDiff run's table is small: ~1,500 records for 150,000 steps at log_freq 100);
 - analyses a run (`analysis.analyze`) only when its version changed, and takes its state as of
   each scan (`analysis.run_state`: it moves with the clock even when no byte was written); the
   header figures and alerts (`analysis.live_header`) are redone when the version or the state
   changed, and at every scan while stalled or stopped (that alert counts the silence);
-- drops a run whose files disappeared.
+- drops a run whose files disappeared (not a run of a root that could not be listed this time: a
+  host that is down keeps its runs, each one `unreachable` since its last good read).
 
 The summaries are immutable and the fleet is thread-safe: one fleet can serve every viewer and
 the watcher. No Streamlit here (the UI wraps it in `ui/notifications.py`).
@@ -24,7 +26,6 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
@@ -32,8 +33,8 @@ import pandas as pd
 from .analysis import Analysis, LiveHeader, analyze, live_header, run_state
 from .analysis.events import _time_at
 from .model import as_number, config_value
+from .roots import Listed, Listing, Roots
 from .run import Run
-from .security import RunEntry, list_runs
 
 log = logging.getLogger("radiodash.fleet")
 
@@ -67,10 +68,12 @@ class CrashInfo:
 class RunSummary:
     """What a watcher or an overview needs of one run, at one scan."""
 
-    key: str  # the run's real path: unique, stable across restarts
+    key: str  # the run's real path or URL: unique, stable across restarts
     name: str  # its folder or file name
-    rel: str  # its path under `root` with "/" separators (what `?run=` takes)
-    root: str
+    rel: str  # its name as `?run=` takes it (`Roots.run_name`: the path under its root, after the root's name
+    #           when the server has several roots)
+    root: str  # the root's location (a local folder's real path or a URL)
+    machine: str  # the machine its files are on
     version: int  # the run store's version this summary was computed from
     as_of: float  # epoch seconds the state is true at
     state: str  # live | stalled | stopped | finished | unreachable | unknown (analysis.state)
@@ -104,8 +107,7 @@ Listener = Callable[[tuple[RunSummary, ...], float], None]
 
 @dataclass
 class _Followed:
-    root: str
-    entry: RunEntry
+    entry: Listed
     run: Run
     basis: Analysis | None = None
     basis_version: int = -1
@@ -122,13 +124,13 @@ class Fleet:
     `make_run` opens a run from its path (a local `Run` by default: any `Source` works).
     """
 
-    def __init__(self, roots: Iterable[str | os.PathLike], *, interval: float = DEFAULT_INTERVAL,
-                 clock: Callable[[], float] = time.time, make_run: Callable[[str], Run] = Run,
+    def __init__(self, roots: Roots | Iterable[str | os.PathLike], *, interval: float = DEFAULT_INTERVAL,
+                 clock: Callable[[], float] = time.time, make_run: Callable[[str], Run] | None = None,
                  max_depth: int = 3) -> None:
-        self.roots = tuple(Path(r) for r in roots)
+        self.roots = roots if isinstance(roots, Roots) else Roots.parse(roots)
         self.interval = float(interval)
         self.clock = clock
-        self.make_run = make_run
+        self.make_run = make_run or (lambda location: Run(self.roots.source(location)))
         self.max_depth = max_depth
         self._lock = threading.Lock()  # guards _summaries and _listeners
         self._scan_lock = threading.Lock()  # one pass at a time
@@ -181,9 +183,7 @@ class Fleet:
         with self._scan_lock:
             t0 = time.perf_counter()
             now = self.clock() if now is None else float(now)
-            listed = self._list()
-            if listed is not None:
-                self._sync(listed)
+            self._sync(self._list())
             out: dict[str, RunSummary] = {}
             for key, f in list(self._followed.items()):
                 s = self._summarize(key, f, now)
@@ -203,27 +203,25 @@ class Fleet:
                 log.exception("a fleet listener failed")
         return result
 
-    def _list(self) -> dict[str, tuple[str, RunEntry]] | None:
-        """{real path: (root, entry)} of every run under the roots; None when a root cannot be listed now."""
-        found: dict[str, tuple[str, RunEntry]] = {}
-        try:
-            for root in self.roots:
-                for e in list_runs([root], self.max_depth):
-                    found.setdefault(str(e.path), (str(root), e))  # nested roots: the first one names it
-        except OSError as e:  # a file vanished mid-walk, a root unreadable: keep the runs we have
-            self.listing_problem = f"{type(e).__name__}: {e.strerror or e}"
-            log.warning("listing the runs failed (%s); the previous list is kept", self.listing_problem)
-            return None
-        self.listing_problem = None
-        return found
+    def _list(self) -> Listing:
+        """Every run under the roots; a root that cannot be listed now is named in `problems`."""
+        listing = self.roots.list(self.max_depth)
+        problem = "; ".join(why for _, why in listing.problems) or None
+        if problem and problem != self.listing_problem:
+            log.warning("listing the runs failed (%s); that root's runs are kept", problem)
+        self.listing_problem = problem
+        return listing
 
-    def _sync(self, listed: Mapping[str, tuple[str, RunEntry]]) -> None:
-        for key in [k for k in self._followed if k not in listed]:
+    def _sync(self, listing: Listing) -> None:
+        listed = {}
+        for e in listing.runs:
+            listed.setdefault(e.location, e)  # nested roots: the first one names it
+        for key in [k for k, f in self._followed.items() if k not in listed and listing.complete(f.entry.root)]:
             self._followed.pop(key).run.close()  # its files are gone: dropped
-        for key, (root, entry) in listed.items():
+        for key, entry in listed.items():
             f = self._followed.get(key)
             if f is None:
-                self._followed[key] = _Followed(root, entry, self.make_run(key))
+                self._followed[key] = _Followed(entry, self.make_run(key))
             else:
                 f.entry = entry
 
@@ -248,7 +246,7 @@ class Fleet:
             try:
                 f.run.close()
             finally:
-                self._followed[key] = _Followed(f.root, f.entry, self.make_run(key), failed=True)
+                self._followed[key] = _Followed(f.entry, self.make_run(key), failed=True)
             with self._lock:
                 return self._summaries.get(key)
         f.failed = False
@@ -258,7 +256,8 @@ class Fleet:
         last_ckpt = checkpoints[-1] if checkpoints else None
         log_freq = as_number(config_value(config, "trainer", "log_freq"))
         return RunSummary(
-            key=key, name=snap.name, rel=f.entry.rel, root=f.root, version=snap.version, as_of=now,
+            key=key, name=snap.name, rel=f.entry.name, root=f.entry.root.location, machine=f.entry.machine,
+            version=snap.version, as_of=now,
             state=state.state, state_description=state.description, latest_step=state.latest_step,
             train_num_steps=state.total_steps, log_freq=int(log_freq) if log_freq else None,
             steps_per_hour=tp.steps_per_hour, eta_seconds=tp.eta_seconds if state.show_eta else None,
@@ -311,3 +310,58 @@ class Fleet:
             for f in self._followed.values():
                 f.run.close()
             self._followed.clear()
+
+
+# ------------------------------------------------------------------ the team overview's table
+
+#: The states in the order a reader scans them (what needs attention first).
+STATE_ORDER = ("stalled", "stopped", "unreachable", "live", "finished", "unknown")
+
+
+def overview_frame(summaries: Iterable[RunSummary], link: Callable[[str], str] = lambda name: f"?run={name}") -> pd.DataFrame:
+    """One row per run, for the team overview: what a person scanning every run of the group needs.
+
+    Numbers stay numbers (a table sorts them); each column's unit is in its name. `progress` is the
+    latest step over train_num_steps (None when the config does not say; 1 once finished), `ETA (h)` only for live runs
+    (the state decides: analysis.state), `last written` the files' newest modification time (UTC; it is
+    when the trainer last wrote, not when this server read), `last log line` the log's own clock (naive
+    local time: the log has no zone). `alert` is the most severe alert in one line.
+    """
+    rows = []
+    for s in summaries:
+        worst = s.worst
+        progress = None
+        if s.state == "finished":  # its last logged step is within log_freq of the end (or the trainer said so)
+            progress = 1.0
+        elif s.latest_step is not None and s.train_num_steps:
+            progress = min(1.0, max(0.0, s.latest_step / s.train_num_steps))
+        rows.append({
+            "run": s.rel, "machine": s.machine, "state": s.state,
+            "step": s.latest_step, "of": s.train_num_steps, "progress": progress,
+            "steps/hour": s.steps_per_hour,
+            "ETA (h)": s.eta_seconds / 3600.0 if s.eta_seconds is not None else None,
+            "last written": pd.Timestamp(s.last_written, unit="s", tz="UTC") if s.last_written else pd.NaT,
+            "last log line": s.last_log_time if s.last_log_time is not None else pd.NaT,
+            "alerts": len([a for a in s.alerts if a.severity in ("error", "warning")]),
+            "alert": f"{worst.severity}: {worst.message}" if worst is not None else "",
+            "open": link(s.rel),
+        })
+    columns = ["run", "machine", "state", "step", "of", "progress", "steps/hour", "ETA (h)", "last written",
+               "last log line", "alerts", "alert", "open"]
+    frame = pd.DataFrame(rows, columns=columns)
+    for c in ("step", "of", "alerts"):
+        frame[c] = frame[c].astype("Int64")
+    for c in ("progress", "steps/hour", "ETA (h)"):
+        frame[c] = frame[c].astype("Float64")
+    order = {s: i for i, s in enumerate(STATE_ORDER)}
+    frame["_order"] = frame["state"].map(order).fillna(len(order))
+    frame = frame.sort_values(["_order", "last written"], ascending=[True, False], na_position="last", kind="stable")
+    return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def state_counts(summaries: Iterable[RunSummary]) -> dict[str, int]:
+    """{state: how many runs}, in STATE_ORDER, states with no run left out."""
+    counts: dict[str, int] = {}
+    for s in summaries:
+        counts[s.state] = counts.get(s.state, 0) + 1
+    return {k: counts[k] for k in (*STATE_ORDER, *sorted(set(counts) - set(STATE_ORDER))) if k in counts}

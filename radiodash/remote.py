@@ -37,7 +37,7 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import unquote
 
 from .radiodiff import is_launch_file, is_run_file
-from .security import Refused
+from .security import Refused, checked_parts, refusal, shown_name
 from .source import Entry, FileKind, FileStat, NotRegular, Unreachable, kind_of, run_files
 
 log = logging.getLogger("radiodash.remote")
@@ -688,7 +688,9 @@ class RemoteSource:
             kind = kinds.get(item.path)
             if kind is None:
                 continue
-            if item.type == "link":  # a symlinked log: what it points to
+            if item.type == "link" and not self._is_file:  # as locally: a run folder's symlinks are not followed
+                continue  # (one could lead out of the served folder; `resolve_remote_run` resolves a run's own name)
+            if item.type == "link":  # the file given by itself: what it points to
                 target = self.storage.stat(item.path)
                 if target is None:
                     continue
@@ -737,27 +739,14 @@ class RemoteRuns:
 
 
 def checked_run_name(rel: str) -> str:
-    """`rel` decoded, or Refused: the same rules as `security.resolve_run` for local roots."""
-    if not isinstance(rel, str) or not rel:
-        raise Refused("no run given")
-    decoded = rel
-    for _ in range(3):  # %252e%252e → %2e%2e → ..
-        nxt = unquote(decoded)
-        if nxt == decoded:
-            break
-        decoded = nxt
-    if any(ord(c) < 32 for c in decoded):
-        _refuse(rel, "control character in the path")
-    if decoded.startswith(("/", "\\")) or (len(decoded) > 1 and decoded[1] == ":") or "\\" in decoded:
-        _refuse(rel, "absolute or Windows-style paths are not accepted")
-    if ".." in decoded.split("/"):
-        _refuse(rel, "'..' is not accepted")
-    return decoded
+    """`rel` checked by the very rules of local roots (`security.checked_parts`: no `..`, no absolute
+    path, no hidden part, no control character, not deeper than runs are listed), "/"-joined, or Refused."""
+    return "/".join(checked_parts(rel))
 
 
 def _refuse(rel: str, why: str) -> None:
     log.warning("refused remote run path %r: %s", rel, why)
-    raise Refused(f"refused {rel!r}: {why}")
+    raise Refused(refusal(rel), name=shown_name(rel))
 
 
 def _inside(real_root: str, real: str) -> bool:
@@ -777,11 +766,19 @@ def resolve_remote_run(root_url: str, rel: str, *, options: dict | None = None, 
         real_root = storage.realpath(root.path)
         real = storage.realpath(posixpath.join(real_root, decoded))
     except (FileNotFoundError, FileProblem):
-        raise Refused(f"no run named {rel!r} under the served folder") from None
+        raise Refused(refusal(rel), missing=True, name=shown_name(rel)) from None
     if not _inside(real_root, real):
         _refuse(rel, "it leads outside the served folder (symlink)")
-    if storage.stat(real) is None:
-        raise Refused(f"no run named {rel!r} under the served folder")
+    if any(p.startswith(".") for p in posixpath.relpath(real, real_root).split("/") if p != "."):
+        _refuse(rel, "it leads to a hidden file or folder (symlink)")
+    item = storage.stat(real)
+    if item is None:
+        raise Refused(refusal(rel), missing=True, name=shown_name(rel))
+    if item.type == "file":
+        if not (is_run_file(posixpath.basename(decoded)) and is_run_file(posixpath.basename(real))):
+            _refuse(rel, "not a run file")
+    elif item.type != "directory":
+        _refuse(rel, "not a regular file or folder (a FIFO, socket or device)")
     return root.at(real).url
 
 

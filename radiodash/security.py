@@ -76,6 +76,26 @@ def resolve_run(roots: list[Path], rel: str) -> Path:
     through no hidden part, at most `MAX_DEPTH` folders down (symlinks only when their
     target obeys the same rules).
     """
+    parts = checked_parts(rel)
+    reasons = []
+    for root in roots:
+        real_root = os.path.realpath(root)
+        kind, real, why = _classify(real_root, os.path.join(real_root, *parts))
+        if kind == "dir" and len(parts) <= MAX_DEPTH or kind == "file":
+            return Path(real)
+        reasons.append(why or "a folder deeper than runs are listed")
+    missing = bool(reasons) and all(r == _MISSING for r in reasons)
+    _refuse(rel, "; ".join(dict.fromkeys(reasons)) or "no root is configured", missing=missing)
+    raise AssertionError("unreachable")  # pragma: no cover - _refuse always raises
+
+
+_MISSING = "nothing at that path"
+
+
+def checked_parts(rel: object) -> list[str]:
+    """The parts of the run name `rel` (percent-decoded), or Refused: no absolute or Windows path, no
+    `..`, no hidden part, no control character, no deeper than runs are listed. The rules every root
+    applies to a name before asking its filesystem anything — local and remote roots alike."""
     if not isinstance(rel, str) or not rel:
         raise Refused("No run was named.")
     if len(rel) > MAX_NAME_CHARS:
@@ -92,19 +112,7 @@ def resolve_run(roots: list[Path], rel: str) -> Path:
         _refuse(rel, "a hidden file or folder")
     if len(parts) > MAX_DEPTH + 1:
         _refuse(rel, "deeper than runs are listed")
-    reasons = []
-    for root in roots:
-        real_root = os.path.realpath(root)
-        kind, real, why = _classify(real_root, os.path.join(real_root, *parts))
-        if kind == "dir" and len(parts) <= MAX_DEPTH or kind == "file":
-            return Path(real)
-        reasons.append(why or "a folder deeper than runs are listed")
-    missing = bool(reasons) and all(r == _MISSING for r in reasons)
-    _refuse(rel, "; ".join(dict.fromkeys(reasons)) or "no root is configured", missing=missing)
-    raise AssertionError("unreachable")  # pragma: no cover - _refuse always raises
-
-
-_MISSING = "nothing at that path"
+    return parts
 
 
 def _decoded(rel: str) -> str:

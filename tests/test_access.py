@@ -7,6 +7,7 @@ front of the real Streamlit server is tested in tests/test_serve.py and tests/e2
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
@@ -66,7 +67,10 @@ def call(mw, method: str, path: str, query: str = "", headers: dict[str, str] | 
     async def send(message):
         sent.append(message)
 
-    asyncio.run(mw(scope, receive, send))
+    # on a thread of its own: Playwright's sync API (the browser tests, earlier in the same pytest
+    # process) leaves an event loop running on the main thread, where asyncio.run() refuses to start
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, mw(scope, receive, send)).result()
     return Reply(sent)
 
 

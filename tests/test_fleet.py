@@ -2,6 +2,7 @@
 every summary figure checked by hand."""
 from __future__ import annotations
 
+import socket
 import os
 import threading
 import time
@@ -62,7 +63,7 @@ def test_every_run_under_the_root_with_its_figures(root):
     live = got["vae/live"]
     assert (live.state, live.latest_step, live.train_num_steps, live.log_freq) == ("live", 400, 1000, 100)
     assert live.state_description == "live: last line 30 s ago, at step 400 of 1,000"
-    assert live.key == str((root / "vae" / "live").resolve()) and live.root == str(root) and live.name == "live"
+    assert live.key == str((root / "vae" / "live").resolve()) and live.root == str(root) and live.machine == socket.gethostname() and live.name == "live"
     # 100 steps every 5 s: 72,000 steps/hour; 600 steps to go at that rate: 30 s
     assert live.steps_per_hour == pytest.approx(72_000) and live.eta_seconds == pytest.approx(30)
     assert live.last_written == T and str(live.last_log_time) == "2025-08-15 20:00:20"
@@ -130,7 +131,9 @@ def test_nested_roots_name_a_run_once(root):
     fleet = Fleet([root / "vae", root])
     got = fleet.scan(now=T + 30)
     assert len(got) == 5 and len({s.key for s in got}) == 5
-    assert by_rel(got)["live"].root == str(root / "vae")  # named by the first root that has it
+    named = by_rel(got)  # two roots: a run's name starts with its root's short name (the folder's name)
+    assert named["vae/live"].root == str(root / "vae")  # named by the first root that has it
+    assert sorted(named) == ["root/console/nohup.out", "root/loose.log", "root/old", "vae/done", "vae/live"]
 
 
 def test_the_thread_follows_appends_and_readers_never_see_a_torn_list(root):

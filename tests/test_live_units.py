@@ -250,13 +250,14 @@ def test_the_clock_override_is_for_tests_and_ignores_junk(monkeypatch):
 
 
 def test_the_pickers_shared_listing_shows_a_run_created_since(tmp_path):
+    from radiodash.roots import Roots
     from radiodash.ui import session
 
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "2025-08-15-20-41_.log").write_text("x\n")
-    roots = (tmp_path,)
-    assert [e.rel for e in session._listing(roots)] == ["a"]
+    roots = Roots.parse([tmp_path])
+    assert [e.name for e in session.listing(roots)] == ["a"]
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "2025-08-15-20-41_.log").write_text("x\n")
-    assert [e.rel for e in session._listing(roots)] == ["a"]  # shared for a few seconds…
-    assert sorted(e.rel for e in session._listing(roots, must_have="b")) == ["a", "b"]  # …unless the page's run is new
+    assert [e.name for e in session.listing(roots)] == ["a"]  # shared for a few seconds…
+    assert sorted(e.name for e in session.listing(roots, must_have="b")) == ["a", "b"]  # …unless the page's run is new

@@ -33,7 +33,7 @@ PASSWORD = "Pw-S3cret-7781"  # in every target URL: it must never show up anywhe
 
 
 def summary(**kw) -> RunSummary:
-    d = dict(key="/r/run", name="run", rel="run", root="/r", version=1, as_of=T, state="live", state_description="live",
+    d = dict(key="/r/run", name="run", rel="run", root="/r", machine="gpu1", version=1, as_of=T, state="live", state_description="live",
              latest_step=100, train_num_steps=1000, log_freq=100, steps_per_hour=None, eta_seconds=None,
              last_written=T, last_log_time=None, alerts=(), milestone=None, milestone_step=None, milestone_time=None,
              crashes=())

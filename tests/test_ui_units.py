@@ -13,11 +13,33 @@ from radiodash.ui.settings import SettingsError, parse
 def test_settings_from_argv_and_environment(tmp_path):
     log = tmp_path / "run" / "a_.log"
     s = parse(["--log", str(log)], {})
-    assert s.log == log.resolve() and s.roots == (log.parent.resolve(),) and not s.demo and s.token is None
+    assert s.log == str(log.resolve()) and s.roots.locations == (str(log.parent.resolve()),) and not s.demo
+    assert s.token is None and s.roots.name_of(s.log) == "a_.log"
     s = parse([], {"RADIODASH_LOG": str(log), "RADIODASH_ROOT": str(tmp_path), "RADIODASH_TOKEN": "t"})
-    assert s.roots == (tmp_path.resolve(),) and s.token == "t"
+    assert s.roots.locations == (str(tmp_path.resolve()),) and s.token == "t" and s.roots.name_of(s.log) == "run/a_.log"
     assert parse([], {}).demo
-    assert parse(["--root", str(tmp_path)], {}).roots == (tmp_path.resolve(),)
+    assert parse(["--root", str(tmp_path)], {}).roots.locations == (str(tmp_path.resolve()),)
+
+
+def test_several_roots_local_and_remote_from_flags_or_one_variable(tmp_path):
+    a, b = tmp_path / "gpu1" / "results", tmp_path / "gpu2" / "results"
+    url = "ssh://me@gpu3:2222/data/radiodiff/results"
+    by_flags = parse(["--root", str(a), "--root", str(b), "--root", url], {})
+    by_env = parse([], {"RADIODASH_ROOT": f"{a}  {b}\t{url}"})
+    assert by_flags.roots == by_env.roots and not by_env.demo
+    roots = by_env.roots
+    assert roots.locations == (str(a.resolve()), str(b.resolve()), url)
+    # the folder's name, the machine in front when two share it (both local here: then a number)
+    names = [r.name for r in roots]
+    assert len(set(names)) == 3 and names[2].endswith("results") and [r.machine for r in roots][2] == "gpu3"
+    assert [r.remote for r in roots] == [False, False, True]
+    assert roots.name_of(str(a / "runA")) == f"{names[0]}/runA"
+    assert roots.name_of(url + "/runB") == f"{names[2]}/runB"
+    assert roots.split(f"{names[2]}/x/runC") == (roots.items[2], "x/runC")
+    quoted = parse([], {"RADIODASH_ROOT": f"'{tmp_path}/with space' {a}"}).roots
+    assert quoted.locations[0] == str((tmp_path / "with space").resolve())
+    with pytest.raises(SettingsError):
+        parse(["--root", "ssh:///no-host"], {})
 
 
 def test_text_helpers():

@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from radiodash import charts, radiodiff, security
+from radiodash.source import Unreachable
 from radiodash.analysis import analyze
 from radiodash.model import metric_column, short_name
 from radiodash.text import md_escape
@@ -15,16 +16,18 @@ MAX_RUNS = 8  # runs drawn together (and names read from ?runs=)
 ui.through_gate()
 settings = ui.settings()
 st.title("Compare runs")
-entries = security.list_runs(list(settings.roots))
-rels = [e.rel for e in entries]
+entries = ui.listing(settings.roots)
+rels = [e.name for e in entries]
 wanted = params.texts("runs", max_items=4 * MAX_RUNS)
 refused = []
 for r in wanted:
     if r not in rels:
         try:
-            security.resolve_run(list(settings.roots), r)
+            settings.roots.split(r)  # its form only: a listed name is the only one that can be picked
         except security.Refused as e:
             refused.append(e)
+        else:
+            refused.append(security.Refused(security.refusal(r), name=security.shown_name(r)))
 for e in refused[:3]:
     ui.refusal(str(e), e.name)
 if len(refused) > 3:
@@ -42,9 +45,12 @@ if not chosen:
 runs = []
 for rel in chosen:
     try:
-        path = security.resolve_run(list(settings.roots), rel)
+        path = settings.roots.resolve(rel).location
     except security.Refused as e:  # listed a moment ago, gone (or replaced) now
         ui.refusal(str(e), e.name)
+        continue
+    except Unreachable as e:
+        st.warning(md_escape(f"{rel} cannot be read now: {e}"))
         continue
     snap = ui.shared_run(path).snapshot()
     runs.append((rel, snap, analyze(snap)))

@@ -16,7 +16,7 @@ from radiodash.ui import session as ui
 from radiodash.ui.figures import cached
 
 ui.through_gate()
-selection = ui.show_refusal_or_pick(st.session_state.get("_selection"))
+selection = ui.show_refusal_or_pick(st.session_state.get("_selection"), landing=True)
 
 run = ui.shared_run(selection.path)
 first = run.snapshot()

@@ -68,7 +68,7 @@ def samples_page() -> None:
     source = run.source
     every = save_every(snap)
     if files.empty:
-        if selection.path.is_file():
+        if len(snap.files) == 1 and snap.files[0] == selection.path:  # the run is one log file given by itself
             st.info("This run is a single log file: RadioDiff saves samples and checkpoints in the results folder "
                     "next to it. Open the folder as the run to see them.")
         else:

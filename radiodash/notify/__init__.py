@@ -43,7 +43,7 @@ class NoTargets(ValueError):
 class WatchSettings:
     """What a watcher watches, whom it tells, and how."""
 
-    roots: tuple[Path, ...]
+    roots: tuple[str | Path, ...]  # local folders and URLs (`roots.Roots.parse`)
     urls: tuple[str, ...] = field(default=(), repr=False)  # secrets: never printed
     config_files: tuple[str, ...] = ()
     base_url: str | None = None
@@ -60,7 +60,7 @@ class WatchSettings:
         return bool(urls_from_env(environ) or configs_from_env(environ))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], roots: Iterable[Path], *,
+    def from_env(cls, environ: Mapping[str, str], roots: Iterable[str | Path], *,
                  base_url: str | None = None) -> "WatchSettings":
         """The server's settings: RADIODASH_NOTIFY, _NOTIFY_CONFIG, _BASE_URL, _NOTIFY_STATE, _NOTIFY_INTERVAL,
         _NOTIFY_CHECKPOINTS (`base_url`: the default when RADIODASH_BASE_URL is not set)."""

@@ -55,9 +55,16 @@ def default_state_dir() -> Path:
     return Path(platformdirs.user_state_dir("radiodash", appauthor=False))
 
 
+def _root_key(root: str | os.PathLike) -> str:
+    """A root as it names a state file: a local folder's real path, a URL as it is."""
+    from ..roots import is_url, local_path
+
+    return os.fspath(root) if is_url(os.fspath(root)) else local_path(root)
+
+
 def state_file_name(roots: Iterable[str | os.PathLike]) -> str:
     """One file per set of roots, so that watchers of different roots share a folder peacefully."""
-    key = "\n".join(sorted(str(Path(r).resolve()) for r in roots))
+    key = "\n".join(sorted(_root_key(r) for r in roots))
     return f"watch-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:12]}.sqlite"
 
 
@@ -79,7 +86,7 @@ class StateStore:
     """The SQLite state file of one watcher (thread-safe: one connection behind a lock)."""
 
     def __init__(self, folder: str | os.PathLike, roots: Iterable[str | os.PathLike]) -> None:
-        roots = [str(Path(r).resolve()) for r in roots]
+        roots = [_root_key(r) for r in roots]
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / state_file_name(roots)

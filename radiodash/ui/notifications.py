@@ -49,8 +49,8 @@ def default_base_url() -> str:
 
 @st.cache_resource(on_release=lambda f: f.stop())
 def fleet(roots: tuple[str, ...], interval: float) -> Fleet:
-    """The server's fleet of every run under `roots`, scanning every `interval` seconds once started."""
-    return Fleet([Path(r) for r in roots], interval=interval)
+    """The server's fleet of every run under `roots` (locations), scanning every `interval` seconds once started."""
+    return Fleet(roots, interval=interval)
 
 
 def _release(r: Running) -> None:
@@ -61,7 +61,7 @@ def _release(r: Running) -> None:
 @st.cache_resource(on_release=_release)
 def _running(roots: tuple[str, ...]) -> Running:
     try:
-        settings = WatchSettings.from_env(os.environ, [Path(r) for r in roots], base_url=default_base_url())
+        settings = WatchSettings.from_env(os.environ, roots, base_url=default_base_url())
     except ValueError as e:
         return Running(None, f"{e}.")
     try:
@@ -83,7 +83,7 @@ def start(settings: Settings) -> Running | None:
     """Start the server's watcher once, when notifications are configured; None when they are not."""
     if not WatchSettings.configured(os.environ) or not settings.roots:
         return None
-    return _running(tuple(str(r) for r in settings.roots))
+    return _running(settings.roots.locations)
 
 
 def _targets(n: int) -> str:

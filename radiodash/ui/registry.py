@@ -37,6 +37,12 @@ class _Entry:
     snaps: dict[float, tuple[Snapshot, float]] = field(default_factory=dict)  # cadence -> (snapshot, taken)
 
 
+def _key(path: Path | str) -> str:
+    """One key per run: a local path normalised, a URL as it is (`Path` would fold its '//')."""
+    text = str(path)
+    return text if "://" in text else str(Path(text))
+
+
 class Registry:
     """The runs this server follows, shared by every session (see the module docstring)."""
 
@@ -57,8 +63,8 @@ class Registry:
             threading.Thread(target=self._janitor, name="radiodash-janitor", daemon=True).start()
 
     def get(self, path: Path | str) -> Run:
-        """The shared, followed Run of `path` (opened and read on first use)."""
-        key = str(Path(path))
+        """The shared, followed Run of `path` (a local path or a URL; opened and read on first use)."""
+        key = _key(path)
         with self._lock:
             entry = self._runs.get(key)
             opener = entry is None
@@ -97,7 +103,7 @@ class Registry:
         the per-viewer cost of an update just the drawing.
         """
         run = self.get(path)
-        key = str(Path(path))
+        key = _key(path)
         now = self.clock()
         with self._lock:
             entry = self._runs.get(key)

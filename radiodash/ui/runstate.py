@@ -11,10 +11,12 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 from ..analysis import RunState, run_state
 from ..analysis.state import restate
 from ..cache import LRU
+from ..source import Source, as_source
 from ..text import age
 
 #: st.badge colour and icon per state (the picker's options are plain text: the state's word).
@@ -59,7 +61,9 @@ class PickerStates:
         self.reread_seconds = reread_seconds
         self.reads = 0
 
-    def state(self, path: Path, mtime: float, now: float, stopped_after: float) -> RunState | None:
+    def state(self, path: str | Path, mtime: float, now: float, stopped_after: float,
+              make_source: Callable[[str], Source] = as_source) -> RunState | None:
+        """The state of the run at `path` (a local path or a URL, opened through `make_source`)."""
         key = str(path)
         held = self._states.get(key)
         if held is not None:
@@ -74,19 +78,19 @@ class PickerStates:
                 return None if held is None or held[2] is None else restate(held[2], now)
             self._busy.add(key)
         try:
-            st = self._read(path, now, stopped_after)
+            st = self._read(make_source(key), now, stopped_after)
         finally:
             with self._lock:
                 self._busy.discard(key)
         self._states.put(key, (mtime, time.monotonic(), st))
         return st
 
-    def _read(self, path: Path, now: float, stopped_after: float) -> RunState | None:
+    def _read(self, source: Source, now: float, stopped_after: float) -> RunState | None:
         from .. import open_run
 
         self.reads += 1
         try:
-            run = open_run(path)
+            run = open_run(source)
         except OSError:
             return None
         try:

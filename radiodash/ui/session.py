@@ -14,7 +14,9 @@ import streamlit as st
 
 from .. import security
 from ..model import Snapshot, short_name
+from ..roots import Listed, Roots, is_url
 from ..run import Run
+from ..source import Unreachable
 from ..text import md_escape
 from . import access, params
 from .demo import Demo
@@ -44,7 +46,7 @@ def _settings() -> Settings:
     s = access.read_settings()
     if s.demo:
         demo = _demo()
-        s = Settings(demo.first, (demo.root,), s.token, True)
+        s = Settings(str(demo.first), Roots.parse([demo.root]), s.token, True)
     return s
 
 
@@ -55,14 +57,15 @@ def _demo() -> Demo:
 
 @st.cache_resource(on_release=lambda r: r.close())
 def registry() -> Registry:
-    return Registry()
+    roots = settings().roots
+    return Registry(make_run=lambda location: Run(roots.source(location)))
 
 
-def shared_run(path: Path) -> Run:
+def shared_run(path: str) -> Run:
     return registry().get(path)
 
 
-def shared_snapshot(path: Path, max_age: float = 1.0) -> Snapshot:
+def shared_snapshot(path: str, max_age: float = 1.0) -> Snapshot:
     """The snapshot all viewers of `path` draw in this `max_age`-second slot (see Registry.snapshot)."""
     return registry().snapshot(path, max_age)
 
@@ -145,8 +148,9 @@ def md_literal(text: str) -> str:
     return f"{fence} {text} {fence}"
 
 
-def show_refusal_or_pick(sel: "Selection | None") -> "Selection":
-    """The selection of this run of app.py; stops the page with a hint when there is no run to show.
+def show_refusal_or_pick(sel: "Selection | None", *, landing: bool = False) -> "Selection":
+    """The selection of this run of app.py; stops the page with a hint when there is no run to show
+    (`landing`: the Live page, which then shows the team overview of every run instead).
 
     A run that was deleted while this session had it open is not dropped: the page says so and
     goes on (its live header keeps checking), and shows the run again when it is re-created.
@@ -156,28 +160,23 @@ def show_refusal_or_pick(sel: "Selection | None") -> "Selection":
     if sel is not None and sel.waiting:
         st.info(refusal_markdown(sel.waiting, sel.rel), icon=":material/hourglass_empty:")
     if sel is None or sel.path is None:
-        st.info("Pick a run in the sidebar.")
+        if landing and (sel is None or not sel.waiting):
+            from . import overview
+
+            overview.render(settings())
+        else:
+            st.info("Pick a run in the sidebar, or one on the Overview page.")
         st.stop()
     return sel
 
 
 @dataclass(frozen=True)
 class Selection:
-    path: Path | None
-    rel: str | None
+    path: str | None  # where the run is: a local path or a URL (what the registry opens)
+    rel: str | None  # its name, as `?run=` holds it (`Roots.run_name`)
     refused: str | None = None  # the sentence for a run name that cannot be opened
     refused_name: str | None = None  # the name it repeats (shown literally)
-    waiting: str | None = None  # set while the run this session had open is deleted
-
-
-def _rel_of(s: Settings, path: Path) -> str | None:
-    for root in s.roots:
-        try:
-            rel = path.resolve().relative_to(root.resolve())
-            return str(rel) if str(rel) != "." else "."
-        except ValueError:
-            continue
-    return None
+    waiting: str | None = None  # set while the run this session had open is deleted, or its host unreachable
 
 
 def select_run(s: Settings) -> Selection:
@@ -185,33 +184,41 @@ def select_run(s: Settings) -> Selection:
 
     The run this session opened last stays selected while its file or folder is deleted
     (`Selection.waiting`): a refresh must not turn a page that was following a run into a
-    "no such run" page for good. Anything else that cannot be resolved is refused.
+    "no such run" page for good. A remote run's name is checked on its host once per session
+    (not a round trip per rerun; a host that went away then shows as the run's state). Anything
+    else that cannot be resolved is refused.
     """
     wanted = params.text("run")
     if wanted is None:
         wanted = st.session_state.get("run")  # query params are cleared on page change: carry it
     if wanted is None and s.log is not None:
-        wanted = _rel_of(s, s.log)
+        wanted = s.roots.name_of(s.log)
     if wanted is None:
         return Selection(None, None)
-    held = st.session_state.get("_run_path")  # (rel, real path) this session opened
-    held_path = Path(held[1]) if held and held[0] == wanted else None
+    held = st.session_state.get("_run_path")  # (name, location) this session opened
+    held_path = held[1] if held and held[0] == wanted else None
     waiting = f"{wanted} was deleted; waiting for it to appear again."
-    if held_path is not None and not any(os.path.lexists(p) for p in security.named_paths(list(s.roots), wanted)):
-        return Selection(held_path, wanted, waiting=waiting)  # no resolve (no refusal logged) while it is gone
     try:
-        path = security.resolve_run(list(s.roots), wanted)
+        if held_path is not None and is_url(held_path):
+            return Selection(held_path, wanted)
+        if held_path is not None:
+            root, rel = s.roots.split(wanted)
+            if not any(os.path.lexists(p) for p in security.named_paths([Path(root.location)], rel)):
+                return Selection(held_path, wanted, waiting=waiting)  # no resolve (no refusal logged) while it is gone
+        found = s.roots.resolve(wanted)
     except security.Refused as e:
         if held_path is not None and e.missing:  # deleted between the check above and now
             return Selection(held_path, wanted, waiting=waiting)
         st.session_state.pop("run", None)
         st.session_state.pop("_run_path", None)
         return Selection(None, None, str(e), e.name)
+    except Unreachable as e:
+        return Selection(None, wanted, waiting=f"{wanted} cannot be opened now: {e}. Reload the page to try again.")
     st.session_state["run"] = wanted
-    st.session_state["_run_path"] = (wanted, str(path))
+    st.session_state["_run_path"] = (wanted, found.location)
     if st.query_params.get("run") != wanted:
         st.query_params["run"] = wanted
-    return Selection(path, wanted)
+    return Selection(found.location, wanted)
 
 
 #: The picker's labels (each run's state) are redrawn this often, apart from the page.
@@ -229,7 +236,7 @@ def sidebar_picker(s: Settings, sel: Selection) -> None:
 def _picker(s: Settings, sel: Selection) -> None:
     from . import clock, runstate
 
-    entries = _listing(s.roots, sel.rel)
+    entries = listing(s.roots, sel.rel)
     if not entries:
         st.caption("No runs under the root yet.")
         return
@@ -238,14 +245,14 @@ def _picker(s: Settings, sel: Selection) -> None:
     labels = {}
     for i, e in enumerate(entries):
         state = None
-        if sel.path is not None and e.rel == sel.rel:  # the run on screen: its followed snapshot
+        if sel.path is not None and e.name == sel.rel:  # the run on screen: its followed snapshot
             from ..analysis import run_state
 
             state = run_state(shared_snapshot(sel.path), now, stopped_after=stop)
         elif i < runstate.MAX_STATES:
-            state = states.state(e.path, e.mtime, now, stop)
-        labels[e.rel] = runstate.picker_label(e.rel, state, e.mtime, now)
-    rels = [e.rel for e in entries]
+            state = states.state(e.location, e.mtime, now, stop, s.roots.source)
+        labels[e.name] = runstate.picker_label(e.name, state, e.mtime, now)
+    rels = [e.name for e in entries]
     index = rels.index(sel.rel) if sel.rel in rels else None
     choice = st.selectbox("Run", rels, index=index, format_func=labels.get, key="picker",
                           help="Runs under the root, newest first: each one's state (live, stalled, stopped, "
@@ -256,21 +263,21 @@ def _picker(s: Settings, sel: Selection) -> None:
         st.rerun(scope="app")
 
 
-_LISTED: dict[tuple, tuple[float, list]] = {}
+_LISTED: dict[Roots, tuple[float, list[Listed]]] = {}
 _LISTED_LOCK = threading.Lock()
 
 
-def _listing(roots: tuple[Path, ...], must_have: str | None = None) -> list:
-    """`security.list_runs` of the roots, shared by every session for PICKER_REFRESH_SECONDS: the picker
-    of each viewer redraws every few seconds, and one scan of the root serves them all. A listing that
+def listing(roots: Roots, must_have: str | None = None) -> list[Listed]:
+    """Every run under the roots (`Roots.list`), shared by every session for PICKER_REFRESH_SECONDS: the picker
+    of each viewer redraws every few seconds, and one scan of the roots serves them all. A listing that
     lacks `must_have` (the run on screen, created since) is scanned again at once."""
     now = time.monotonic()
     with _LISTED_LOCK:
         held = _LISTED.get(roots)
         if held is not None and now - held[0] < PICKER_REFRESH_SECONDS and (
-                must_have is None or any(e.rel == must_have for e in held[1])):
+                must_have is None or any(e.name == must_have for e in held[1])):
             return held[1]
-    entries = security.list_runs(list(roots))
+    entries = list(roots.list().runs)
     with _LISTED_LOCK:
         _LISTED[roots] = (now, entries)
     return entries

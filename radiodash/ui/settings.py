@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..roots import Roots, is_url, local_path, parent_location
 
 #: A token file is a few bytes; a bigger one is a mistake (a log given as the token file?).
 MAX_TOKEN_FILE_BYTES = 4096
@@ -21,8 +24,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    log: Path | None  # the run opened first (None: the demo, or pick one under the root)
-    roots: tuple[Path, ...]  # only runs under these may be listed or opened
+    log: str | None  # where the run opened first is: a local path or a URL (None: the demo, or the overview)
+    roots: Roots  # only runs under these may be listed or opened
     token: str | None = field(default=None, repr=False)
     demo: bool = False
 
@@ -30,8 +33,10 @@ class Settings:
 def parse(argv: list[str], environ: dict[str, str] | os._Environ) -> Settings:
     """argv: what follows `streamlit run app.py --`; the environment fills what is missing.
 
-    Raises SettingsError when a `--token-file` is given but holds no usable token: serving
-    without the token the operator asked for would open the dashboard to everyone.
+    Raises SettingsError when a `--token-file` is given but holds no usable token (serving
+    without the token the operator asked for would open the dashboard to everyone), or a root's
+    URL cannot be understood. `--root` may be given several times; `--log` and `--root` take
+    local paths and URLs (`ssh://user@host[:port]/path`).
     """
     ap = argparse.ArgumentParser(prog="streamlit run app.py --", add_help=False, allow_abbrev=False)
     ap.add_argument("--log", default=None)
@@ -43,13 +48,17 @@ def parse(argv: list[str], environ: dict[str, str] | os._Environ) -> Settings:
         raise SettingsError("--token is not accepted (every user of this machine can read it with `ps`); "
                             "use --token-file FILE or RADIODASH_TOKEN")
     log = args.log or environ.get("RADIODASH_LOG") or None
-    roots_text = args.root or [r for r in (environ.get("RADIODASH_ROOT") or "").split(os.pathsep) if r]
+    # several roots in RADIODASH_ROOT are separated by spaces (URLs hold ':'); quote a path that has one
+    roots_text = args.root or shlex.split(environ.get("RADIODASH_ROOT") or "")
     token = read_token_file(Path(args.token_file)) if args.token_file else environ.get("RADIODASH_TOKEN") or None
-    log_path = Path(log).expanduser().resolve() if log else None
-    roots = [Path(r).expanduser().resolve() for r in roots_text]
-    if not roots and log_path is not None:
-        roots = [log_path.parent]
-    return Settings(log=log_path, roots=tuple(roots), token=token, demo=log_path is None and not roots)
+    log_location = (log if is_url(log) else local_path(log)) if log else None
+    if not roots_text and log_location is not None:
+        roots_text = [parent_location(log_location)]
+    try:
+        roots = Roots.parse(roots_text)
+    except ValueError as e:
+        raise SettingsError(str(e)) from e
+    return Settings(log=log_location, roots=roots, token=token, demo=log_location is None and not roots)
 
 
 def read_token_file(path: Path) -> str:
