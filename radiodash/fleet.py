@@ -143,6 +143,8 @@ class Fleet:
         self.last_scan_at: float | None = None
         self.last_scan_seconds: float | None = None  # wall time the last pass took
         self.listing_problem: str | None = None  # why the last listing failed (the previous one is kept)
+        self._due_lock = threading.Lock()  # scan_if_due: one caller scans, the others go on
+        self._pass_started: float | None = None  # monotonic time the last pass started
 
     # ------------------------------------------------------------------ reading
 
@@ -181,6 +183,7 @@ class Fleet:
     def scan(self, now: float | None = None) -> tuple[RunSummary, ...]:
         """One pass: list, refresh, summarise, tell the listeners. Returns the summaries."""
         with self._scan_lock:
+            self._pass_started = time.monotonic()
             t0 = time.perf_counter()
             now = self.clock() if now is None else float(now)
             self._sync(self._list())
@@ -276,6 +279,25 @@ class Fleet:
         if step not in f.log_times:
             f.log_times[step] = _time_at(snap.frame, step)
         return f.log_times[step]
+
+    def scan_if_due(self) -> bool:
+        """One pass, if the last one started about `interval` seconds ago or more, no other pass is running and
+        no thread of its own scans (`start`). For a fleet that scans only while someone looks at it (the
+        overview: each viewer's redraw calls this; one of them scans, the others draw the summaries they
+        have): nobody looking costs nothing. Returns whether it scanned."""
+        if self.is_alive():
+            return False
+        started = self._pass_started
+        # three quarters: a caller every `interval` (a redraw timer) must not skip every other pass on jitter
+        if started is not None and time.monotonic() - started < 0.75 * self.interval:
+            return False
+        if not self._due_lock.acquire(blocking=False):
+            return False
+        try:
+            self.scan()
+        finally:
+            self._due_lock.release()
+        return True
 
     # ------------------------------------------------------------------ the thread
 

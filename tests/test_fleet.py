@@ -198,3 +198,23 @@ def test_a_run_whose_read_failed_is_read_again_from_its_start(root, monkeypatch)
     live = by_rel(fleet.scan(now=T + 31))["live"]
     assert (live.train_num_steps, live.log_freq, live.latest_step) == (1000, 100, 400)  # the header was not lost
     assert live.steps_per_hour == pytest.approx(72_000) and live.milestone == 2
+
+
+def test_a_fleet_without_a_thread_scans_when_asked_and_due_and_one_caller_at_a_time(root):
+    fleet = Fleet([root], interval=60.0)
+    assert fleet.scan_if_due() and fleet.scans == 1  # never scanned: due
+    assert not fleet.scan_if_due() and fleet.scans == 1  # scanned a moment ago: the summaries it has
+    fleet._pass_started -= 60.0
+    results: list[bool] = []
+    callers = [threading.Thread(target=lambda: results.append(fleet.scan_if_due())) for _ in range(4)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert sorted(results) == [False, False, False, True] and fleet.scans == 2  # one of the four scanned
+    fleet.start(delay=3600)  # a thread of its own (the notification watcher's): callers never scan
+    fleet._pass_started -= 60.0
+    try:
+        assert not fleet.scan_if_due() and fleet.scans == 2
+    finally:
+        fleet.stop()

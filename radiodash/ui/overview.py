@@ -1,7 +1,8 @@
 """The team overview: every run under every root in one table, updated live — the landing page.
 
 Cheap by construction: the table is drawn from the server's one `Fleet` (`notifications.fleet`, the
-same object the notification watcher uses when both run at the same interval). Each scan lists the
+same object the notification watcher uses when both run at the same interval), scanned only while someone
+has the overview open (`Fleet.scan_if_due`). Each scan lists the
 roots' folders and checks the files' sizes; only runs whose files changed are re-read, and only their
 new bytes; each run's summary is computed once per change and shared by every viewer. A viewer's
 refresh is drawing that table: no file is touched for it.
@@ -31,12 +32,16 @@ def interval() -> float:
 
 
 def shared_fleet(s: Settings) -> Fleet:
-    """The server's fleet of every run, scanned once in the first viewer's script (so the first table is
-    complete), then on its own thread every `interval()` seconds."""
+    """The server's fleet of every run, scanned while someone looks: each viewer's redraw asks for a pass
+    when the last one is `interval()` old (`Fleet.scan_if_due`: one viewer scans, the others draw what is
+    there), so an overview nobody has open costs nothing. When the notification watcher runs on the same
+    fleet, its own thread scans instead."""
     fleet = notifications.fleet(s.roots.locations, interval())
     if fleet.scans == 0:
-        fleet.scan()  # one pass at a time (the fleet's lock): a second viewer waits for this one
-    return fleet.start(delay=fleet.interval)
+        fleet.scan()  # the first table is complete (one pass at a time: a second viewer waits for this one)
+    else:
+        fleet.scan_if_due()
+    return fleet
 
 
 def link(name: str) -> str:
