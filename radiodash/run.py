@@ -154,19 +154,23 @@ def open_run(source: Source | str | os.PathLike, *, limits: Limits = Limits(),
 def warm_compiled_code() -> float:
     """Compile (and cache on disk) every compiled path of the parser once; returns the seconds it took.
 
-    Run by `make install`: without it the first parse of a fresh install spends ~5 s compiling,
-    which the first visitor of the demo would wait for.
+    Run by `make install`: without it the first page of a fresh install spends ~9 s compiling the
+    log scanner and the event-file decoder, which the first visitor of the demo would wait for.
     """
     import tempfile
 
     from .simulate import SimConfig, render
 
     t = time.perf_counter()
-    files, _ = render(SimConfig(train_num_steps=40_000, log_freq=10, grad_accum=2, disc_start=20_000, seed=0))
-    with tempfile.TemporaryDirectory(prefix="radiodash-warm-") as tmp:
-        for name, data in files.items():  # over 1 MB: the two-halves scan is compiled too
-            with open(os.path.join(tmp, name), "wb") as f:
-                f.write(data)
-        if len(open_run(tmp).frame()) != 4_000:
-            raise RuntimeError("the parser's warm-up run did not read back what it wrote")
+    big, _ = render(SimConfig(train_num_steps=40_000, log_freq=10, grad_accum=2, disc_start=20_000, seed=0))
+    # a small run with its event file: the TensorBoard decoder is compiled too (the demo writes one)
+    small, _ = render(SimConfig(train_num_steps=2_000, log_freq=10, seed=0, events=True))
+    for files, records, events in ((big, 4_000, None), (small, 200, 2_000)):
+        with tempfile.TemporaryDirectory(prefix="radiodash-warm-") as tmp:
+            for name, data in files.items():  # over 1 MB: the two-halves scan is compiled too
+                with open(os.path.join(tmp, name), "wb") as f:
+                    f.write(data)
+            snap = open_run(tmp).snapshot()
+            if len(snap.frame) != records or (events is not None and len(snap.events) != events):
+                raise RuntimeError("the parser's warm-up run did not read back what it wrote")
     return time.perf_counter() - t
