@@ -9,7 +9,7 @@ $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -c "from radiodash.run import warm_compiled_code as w; print(f'compiled the log scanner in {w():.1f} s (cached for the first page)')"
+	$(PY) -c "from radiodash.run import warm_compiled_code as w; print(f'compiled the log scanner and the event-file decoder in {w():.1f} s (cached for the first page)')"
 	touch $@
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
