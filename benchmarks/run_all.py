@@ -23,8 +23,10 @@ BENCHES = {
     "load": ["bench_load.py"],
     "remote": ["bench_remote.py"],
     "watch": ["bench_watch.py"],
+    "overview": ["bench_overview.py"],
 }
-QUICK_ARGS = {"ingest": ["--lines", "200000"], "events": ["--steps", "15000"], "load": ["--quick"], "watch": ["--quick"]}
+QUICK_ARGS = {"ingest": ["--lines", "200000"], "events": ["--steps", "15000"], "load": ["--quick"], "watch": ["--quick"],
+              "overview": ["--quick"]}
 
 
 def main() -> int:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Mapping
 import pandas as pd
 
 from .analysis import Analysis, LiveHeader, analyze, live_header, run_state
+from .analysis.state import STOPPED_AFTER_SECONDS
 from .analysis.events import _time_at
 from .model import as_number, config_value
 from .roots import Listed, Listing, Roots
@@ -126,12 +127,13 @@ class Fleet:
 
     def __init__(self, roots: Roots | Iterable[str | os.PathLike], *, interval: float = DEFAULT_INTERVAL,
                  clock: Callable[[], float] = time.time, make_run: Callable[[str], Run] | None = None,
-                 max_depth: int = 3) -> None:
+                 max_depth: int = 3, stopped_after: float = STOPPED_AFTER_SECONDS) -> None:
         self.roots = roots if isinstance(roots, Roots) else Roots.parse(roots)
         self.interval = float(interval)
         self.clock = clock
         self.make_run = make_run or (lambda location: Run(self.roots.source(location)))
         self.max_depth = max_depth
+        self.stopped_after = stopped_after  # the silence that makes an unfinished run "stopped" (as on the pages)
         self._lock = threading.Lock()  # guards _summaries and _listeners
         self._scan_lock = threading.Lock()  # one pass at a time
         self._followed: dict[str, _Followed] = {}
@@ -235,11 +237,12 @@ class Fleet:
             if f.basis is None or f.basis_version != snap.version:
                 f.basis, f.basis_version = analyze(snap, now=now), snap.version  # once per version
                 f.head, f.log_times = None, {}
-            state = run_state(snap, now, usual=f.basis.throughput.typical_interval_seconds)
+            state = run_state(snap, now, usual=f.basis.throughput.typical_interval_seconds,
+                              stopped_after=self.stopped_after)
             # throughput and alerts as of now (the state's alert included); the same as the last scan's while
             # neither the version nor the state changed — but a stalled/stopped alert counts the silence: redone
             if f.head is None or f.head.state.state != state.state or state.state in ("stalled", "stopped"):
-                f.head = live_header(snap, f.basis, now)
+                f.head = live_header(snap, f.basis, now, stopped_after=self.stopped_after)
             head = f.head
         except Exception:  # noqa: BLE001 - a run that cannot be read must not stop the others
             if not f.failed:

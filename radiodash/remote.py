@@ -818,7 +818,8 @@ def list_remote_runs(root_url: str, max_depth: int = 3, *, options: dict | None 
                             real = storage.realpath(item.path)
                         except (FileNotFoundError, FileProblem):
                             continue
-                        target = storage.stat(real) if _inside(real_root, real) else None
+                        hidden = any(p.startswith(".") for p in posixpath.relpath(real, real_root).split("/"))
+                        target = storage.stat(real) if _inside(real_root, real) and not hidden else None
                         if target is None or target.type != "file":
                             continue
                         item = replace(target, path=item.path)

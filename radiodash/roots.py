@@ -115,6 +115,7 @@ class Roots:
                 from .remote import parse_url
 
                 target = parse_url(text)
+                target = target.at(target.path.rstrip("/") or "/")  # `…/results/` is the root `…/results`
                 location = target.url
                 machine = target.host or target.protocol
                 base = posixpath.basename(target.path.rstrip("/")) or machine

@@ -145,14 +145,22 @@ def test_a_finished_run_says_when_and_how_long_never_an_eta(root, monkeypatch):
     assert "next checkpoint" not in texts(at)
 
 
+def picker(at):
+    """The sidebar's run picker (one widget per selected run: `session.picker_key`)."""
+    from radiodash.ui.session import picker_key
+
+    run = at.query_params.get("run")
+    return at.selectbox(key=picker_key(run if isinstance(run, str) or run is None else run[0]))
+
+
 def test_the_picker_shows_each_runs_state(root, monkeypatch):
     at_clock(monkeypatch, 3 * DAY)
     at = run_app({"run": "vae"})
-    assert sorted(at.selectbox(key="picker").options) == ["done · finished · 3.0 d ago", "ldm · stopped · 3.0 d ago",
+    assert sorted(picker(at).options) == ["done · finished · 3.0 d ago", "ldm · stopped · 3.0 d ago",
                                                           "vae · stopped · 3.0 d ago"]
     at_clock(monkeypatch, 30)
     at.run()
-    assert sorted(at.selectbox(key="picker").options) == ["done · finished", "ldm · live", "vae · live"]
+    assert sorted(picker(at).options) == ["done · finished", "ldm · live", "vae · live"]
 
 
 def test_stage_2_configuration_lr_and_panels(root, monkeypatch):
@@ -226,20 +234,20 @@ def test_overlay_metrics_follow_the_run(root, monkeypatch):
     at_clock(monkeypatch, 30)
     at = run_app({"run": "vae", "metrics": ["train/rec_loss", "train/kl_loss", "train/total_loss"]})
     assert at.multiselect(key="metrics").value == ["train/rec_loss", "train/kl_loss", "train/total_loss"]
-    at.selectbox(key="picker").set_value("ldm").run()
+    picker(at).set_value("ldm").run()
     assert not at.exception
     # total_loss exists in the stage-2 run under its short name; rec_loss and kl_loss do not
     assert at.multiselect(key="metrics").value == ["total_loss"]
     overlay = figure_titled(at, "Overlay")
     assert [t["name"] for t in overlay["data"]] == ["total_loss"]
-    at.selectbox(key="picker").set_value("done").run()
+    picker(at).set_value("done").run()
     assert at.multiselect(key="metrics").value == ["train/total_loss"]
 
 
 def test_overlay_of_a_run_without_the_chosen_metrics_falls_back_to_its_defaults(root, monkeypatch):
     at_clock(monkeypatch, 30)
     at = run_app({"run": "vae", "metrics": ["train/rec_loss"]})
-    at.selectbox(key="picker").set_value("ldm").run()
+    picker(at).set_value("ldm").run()
     assert at.multiselect(key="metrics").value == ["loss_simple"]
 
 

@@ -49,8 +49,12 @@ def default_base_url() -> str:
 
 @st.cache_resource(on_release=lambda f: f.stop())
 def fleet(roots: tuple[str, ...], interval: float) -> Fleet:
-    """The server's fleet of every run under `roots` (locations), scanning every `interval` seconds once started."""
-    return Fleet(roots, interval=interval)
+    """The server's fleet of every run under `roots` (locations), scanning every `interval` seconds once started,
+    on the pages' clock and stop threshold (RADIODASH_CLOCK, RADIODASH_STOPPED_AFTER): the Overview and the Live
+    page say the same state."""
+    from . import clock
+
+    return Fleet(roots, interval=interval, clock=clock.now, stopped_after=clock.stopped_after())
 
 
 def _release(r: Running) -> None:

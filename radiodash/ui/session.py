@@ -254,13 +254,28 @@ def _picker(s: Settings, sel: Selection) -> None:
         labels[e.name] = runstate.picker_label(e.name, state, e.mtime, now)
     rels = [e.name for e in entries]
     index = rels.index(sel.rel) if sel.rel in rels else None
-    choice = st.selectbox("Run", rels, index=index, format_func=labels.get, key="picker",
-                          help="Runs under the root, newest first: each one's state (live, stalled, stopped, "
-                               "finished) and, from a minute on, how long ago its files were last written.")
-    if choice is not None and choice != sel.rel:
+    # One widget per selected run, and a change only when the user makes one (on_change): a page that opened
+    # another run (the Overview's row, a link) must not be taken back to the run the browser's copy of the
+    # picker still holds, which it sends back with the next rerun.
+    key = picker_key(sel.rel)
+    st.selectbox("Run", rels, index=index, format_func=labels.get, key=key, on_change=_picked, args=(key,),
+                 help="Runs under the roots, newest first: each one's state (live, stalled, stopped, "
+                      "finished) and, from a minute on, how long ago its files were last written.")
+    if st.session_state.pop("_picked", False):
+        st.rerun(scope="app")
+
+
+def picker_key(rel: str | None) -> str:
+    """The run picker's widget key while `rel` is the selected run."""
+    return f"picker-{rel or ''}"
+
+
+def _picked(key: str) -> None:
+    choice = st.session_state.get(key)
+    if choice is not None:
         st.session_state["run"] = choice
         st.query_params["run"] = choice
-        st.rerun(scope="app")
+        st.session_state["_picked"] = True
 
 
 _LISTED: dict[Roots, tuple[float, list[Listed]]] = {}
