@@ -222,6 +222,8 @@ def test_picker_states_read_a_run_once_per_change_and_judge_it_again_as_time_pas
         os.utime(f, (T, T))
     states = PickerStates(reread_seconds=0.0)
     assert states.state(folder, T, T + 30, 3600).state == "live" and states.reads == 1
+    (kept,) = states._runs.values()  # the run stays open: a change is read from where it stopped, not from byte 0
+    read_to = {p: r.tail.offset for p, r in kept.readers.items()}
     assert states.state(folder, T, T + 14 * 60, 3600).state == "stalled" and states.reads == 1  # no new read
     assert states.state(folder, T, T + 3 * 86400, 3600).state == "stopped" and states.reads == 1
     assert states.state(folder, T, T + 14 * 60, 600).state == "stopped"  # the threshold of the call
@@ -230,6 +232,8 @@ def test_picker_states_read_a_run_once_per_change_and_judge_it_again_as_time_pas
     for f in folder.iterdir():
         os.utime(f, (T + 100, T + 100))
     assert states.state(folder, T + 100, T + 3 * 86400, 3600).state == "finished" and states.reads == 2
+    assert list(states._runs.values()) == [kept] and all(kept.readers[p].tail.offset > o for p, o in read_to.items()
+                                                         if p.endswith("_.log"))
     assert states.state(Path(tmp_path / "gone"), T, T, 3600).state == "unknown"  # deleted since the listing: never guessed
 
 
