@@ -9,7 +9,8 @@ the roots, new ones included, at a cost that stays small with hundreds of finish
   remote root is listed over its host's shared connection);
 - keeps one `Run` per run and refreshes it (a run whose files did not change costs one directory
   listing; a RadioDiff run's table is small: ~1,500 records for 150,000 steps at log_freq 100);
-- analyses a run (`analysis.analyze`) only when its version changed, and takes its state as of
+- analyses a run (`analysis.analyze`) only when its version changed (and, with `min_analysis_seconds`,
+  at most that often: the team overview's alerts may lag its steps by that much), and takes its state as of
   each scan (`analysis.run_state`: it moves with the clock even when no byte was written); the
   header figures and alerts (`analysis.live_header`) are redone when the version or the state
   changed, and at every scan while stalled or stopped (that alert counts the silence);
@@ -112,6 +113,8 @@ class _Followed:
     run: Run
     basis: Analysis | None = None
     basis_version: int = -1
+    analysed_at: float = float("-inf")  # monotonic time of the basis' analysis
+    head_version: int = -1  # the run store's version `head` was computed from
     head: LiveHeader | None = None  # live_header of the basis, redone when the version or the state changes
     log_times: dict[int | None, pd.Timestamp | None] = field(default_factory=dict)  # step -> log time, this version
     failed: bool = False  # its last refresh raised (said once in the log until it works again)
@@ -127,13 +130,17 @@ class Fleet:
 
     def __init__(self, roots: Roots | Iterable[str | os.PathLike], *, interval: float = DEFAULT_INTERVAL,
                  clock: Callable[[], float] = time.time, make_run: Callable[[str], Run] | None = None,
-                 max_depth: int = 3, stopped_after: float = STOPPED_AFTER_SECONDS) -> None:
+                 max_depth: int = 3, stopped_after: float = STOPPED_AFTER_SECONDS,
+                 min_analysis_seconds: float = 0.0) -> None:
         self.roots = roots if isinstance(roots, Roots) else Roots.parse(roots)
         self.interval = float(interval)
         self.clock = clock
         self.make_run = make_run or (lambda location: Run(self.roots.source(location)))
         self.max_depth = max_depth
         self.stopped_after = stopped_after  # the silence that makes an unfinished run "stopped" (as on the pages)
+        # a changed run is analysed again (phases, spikes, statistics: ~75 % of a scan's CPU for live runs) at most
+        # this often; its step, throughput and state are of every scan. 0: every version (the notification watcher)
+        self.min_analysis_seconds = min_analysis_seconds
         self._lock = threading.Lock()  # guards _summaries and _listeners
         self._scan_lock = threading.Lock()  # one pass at a time
         self._followed: dict[str, _Followed] = {}
@@ -234,15 +241,20 @@ class Fleet:
         try:
             f.run.refresh()  # an unchanged run: one listing
             snap = f.run.snapshot()
-            if f.basis is None or f.basis_version != snap.version:
-                f.basis, f.basis_version = analyze(snap, now=now), snap.version  # once per version
-                f.head, f.log_times = None, {}
+            mono = time.monotonic()
+            if f.basis is None or (f.basis_version != snap.version
+                                   and mono - f.analysed_at >= self.min_analysis_seconds):
+                f.basis, f.basis_version, f.analysed_at = analyze(snap, now=now), snap.version, mono  # once per version
+                f.head = None  # its alerts are the basis': redone
             state = run_state(snap, now, usual=f.basis.throughput.typical_interval_seconds,
                               stopped_after=self.stopped_after)
-            # throughput and alerts as of now (the state's alert included); the same as the last scan's while
-            # neither the version nor the state changed — but a stalled/stopped alert counts the silence: redone
-            if f.head is None or f.head.state.state != state.state or state.state in ("stalled", "stopped"):
+            # step, throughput and state of this version, the alerts of the basis (the state's alert included);
+            # the same as the last scan's while neither the version nor the state changed — but a stalled/stopped
+            # alert counts the silence: redone
+            if (f.head is None or f.head_version != snap.version or f.head.state.state != state.state
+                    or state.state in ("stalled", "stopped")):
                 f.head = live_header(snap, f.basis, now, stopped_after=self.stopped_after)
+                f.head_version, f.log_times = snap.version, {}
             head = f.head
         except Exception:  # noqa: BLE001 - a run that cannot be read must not stop the others
             if not f.failed:

@@ -218,3 +218,21 @@ def test_a_fleet_without_a_thread_scans_when_asked_and_due_and_one_caller_at_a_t
         assert not fleet.scan_if_due() and fleet.scans == 2
     finally:
         fleet.stop()
+
+
+def test_a_fleet_may_analyse_a_changed_run_less_often_than_it_reads_it(root):
+    fleet = Fleet([root], min_analysis_seconds=3600.0)  # the overview's setting, stretched
+    key = str((root / "vae" / "live").resolve())
+    first = by_rel(fleet.scan(now=T + 30))["vae/live"]
+    basis = fleet.analysis(key)
+    log = root / "vae" / "live" / "2025-08-15-20-00_.log"
+    with open(log, "a") as f:
+        f.write(line(500, "nan"))
+    touch(log, T + 40)
+    now = by_rel(fleet.scan(now=T + 41))["vae/live"]
+    # step, version and state of this scan; the analysis (and so the nan alert) waits for min_analysis_seconds
+    assert now.latest_step == 500 and now.version > first.version and now.state == "live"
+    assert fleet.analysis(key) is basis and (now.worst is None or now.worst.code != "non_finite_loss")
+    fleet._followed[key].analysed_at -= 3600.0
+    later = by_rel(fleet.scan(now=T + 42))["vae/live"]
+    assert fleet.analysis(key) is not basis and later.worst.code == "non_finite_loss" and later.worst.step == 500

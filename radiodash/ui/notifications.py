@@ -48,13 +48,14 @@ def default_base_url() -> str:
 
 
 @st.cache_resource(on_release=lambda f: f.stop())
-def fleet(roots: tuple[str, ...], interval: float) -> Fleet:
+def fleet(roots: tuple[str, ...], interval: float, min_analysis_seconds: float = 0.0) -> Fleet:
     """The server's fleet of every run under `roots` (locations), scanning every `interval` seconds once started,
     on the pages' clock and stop threshold (RADIODASH_CLOCK, RADIODASH_STOPPED_AFTER): the Overview and the Live
     page say the same state."""
     from . import clock
 
-    return Fleet(roots, interval=interval, clock=clock.now, stopped_after=clock.stopped_after())
+    return Fleet(roots, interval=interval, clock=clock.now, stopped_after=clock.stopped_after(),
+                 min_analysis_seconds=min_analysis_seconds)
 
 
 def _release(r: Running) -> None:

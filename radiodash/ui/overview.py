@@ -1,8 +1,8 @@
 """The team overview: every run under every root in one table, updated live — the landing page.
 
-Cheap by construction: the table is drawn from the server's one `Fleet` (`notifications.fleet`, the
-same object the notification watcher uses when both run at the same interval), scanned only while someone
-has the overview open (`Fleet.scan_if_due`). Each scan lists the
+Cheap by construction: the table is drawn from one `Fleet` per server (the notification watcher's when it
+runs, else `notifications.fleet`), scanned only while someone has the overview open (`Fleet.scan_if_due`).
+Each scan lists the
 roots' folders and checks the files' sizes; only runs whose files changed are re-read, and only their
 new bytes; each run's summary is computed once per change and shared by every viewer. A viewer's
 refresh is drawing that table: no file is touched for it.
@@ -21,6 +21,9 @@ from .settings import Settings
 
 #: Seconds between the fleet's scans (and the table's redraws); RADIODASH_OVERVIEW_INTERVAL changes it.
 DEFAULT_INTERVAL = 5.0
+#: A changed run's alerts (its full analysis: phases, spikes, statistics — three quarters of a scan's CPU with
+#: live runs, benchmarks/bench_overview.py) are redone at most this often; its step, state and ETA every scan.
+ANALYSIS_SECONDS = 30.0
 
 
 def interval() -> float:
@@ -32,11 +35,14 @@ def interval() -> float:
 
 
 def shared_fleet(s: Settings) -> Fleet:
-    """The server's fleet of every run, scanned while someone looks: each viewer's redraw asks for a pass
-    when the last one is `interval()` old (`Fleet.scan_if_due`: one viewer scans, the others draw what is
-    there), so an overview nobody has open costs nothing. When the notification watcher runs on the same
-    fleet, its own thread scans instead."""
-    fleet = notifications.fleet(s.roots.locations, interval())
+    """The server's fleet of every run. When the notification watcher runs, its fleet (scanned on its own
+    thread). Otherwise one scanned while someone looks: each viewer's redraw asks for a pass when the last
+    one is `interval()` old (`Fleet.scan_if_due`: one viewer scans, the others draw what is there), so an
+    overview nobody has open costs nothing; a changed run is analysed again at most every
+    `ANALYSIS_SECONDS` (its step, state and ETA are of every scan)."""
+    running = notifications.start(s)
+    watcher = running.watch.fleet if running is not None and running.watch is not None else None
+    fleet = watcher or notifications.fleet(s.roots.locations, interval(), ANALYSIS_SECONDS)
     if fleet.scans == 0:
         fleet.scan()  # the first table is complete (one pass at a time: a second viewer waits for this one)
     else:
