@@ -7,6 +7,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from apptest import run_app
+
 from radiodash.security import refusal, shown_name
 from radiodash.text import md_escape
 from radiodash.ui import access
@@ -47,15 +49,6 @@ def env(tmp_path, monkeypatch):
     st.cache_resource.clear()  # stops every follower (on_release)
 
 
-def run_app(query: dict[str, str | list[str]] | None = None, page: str | None = None) -> AppTest:
-    """app.py run once with `query` in the URL, opening `page` (views/….py) first when given."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    if page:
-        at.switch_page(page)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
-    return at
 
 
 def all_text(at: AppTest) -> str:

@@ -18,6 +18,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+import apptest
+
 from radiodash.fleet import STATE_ORDER, AlertInfo, Fleet, RunSummary, overview_frame, state_counts
 from radiodash.remote import close_all
 from radiodash.roots import Roots
@@ -415,12 +417,7 @@ def page_roots(tmp_path, monkeypatch):
 
 
 def run_app(query: dict | None = None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
-    if page:
-        at.switch_page(page)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
+    at = apptest.run_app(query, page, timeout=90)
     assert not at.exception, [e.value for e in at.exception]
     return at
 
