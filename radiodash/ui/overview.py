@@ -113,7 +113,8 @@ def _table(s: Settings) -> None:
         st.session_state["run"] = name
         st.switch_page("views/live.py", query_params={"run": name})
     took = fleet.last_scan_seconds
-    st.caption(md_escape(f"Every run under {', '.join(r.location for r in s.roots)}, scanned every "
+    roots = ", ".join(f"{r.name} (on {r.machine})" for r in s.roots)  # names, not paths or user@host URLs
+    st.caption(md_escape(f"Every run under {roots}, scanned every "
                          f"{fleet.interval:g} s" + (f" (the last scan took {duration(took) if took >= 1 else f'{took:.2f} s'})"
                                                     if took is not None else "") +
                          ". Tick a row's box to open the run here; “open ↗” opens it in a new tab. "
