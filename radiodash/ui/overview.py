@@ -43,8 +43,9 @@ def shared_fleet(s: Settings) -> Fleet:
     running = notifications.start(s)
     watcher = running.watch.fleet if running is not None and running.watch is not None else None
     fleet = watcher or notifications.fleet(s.roots.locations, interval(), ANALYSIS_SECONDS)
-    if fleet.scans == 0:
-        fleet.scan()  # the first table is complete (one pass at a time: a second viewer waits for this one)
+    if fleet.scans == 0:  # the first table is complete (one pass at a time: a second viewer waits for this one)
+        with st.spinner("Reading every run under the roots for the first time (a few seconds per hundred runs)…"):
+            fleet.scan()
     else:
         fleet.scan_if_due()
     return fleet
@@ -91,7 +92,7 @@ def _table(s: Settings) -> None:
     event = st.dataframe(
         frame, hide_index=True, width="stretch", key="ov_table", on_select="rerun", selection_mode="single-row",
         column_config={
-            "run": st.column_config.TextColumn("run", pinned=True, help="Its name in the address (`?run=`)."),
+            "run": st.column_config.TextColumn("run", help="Its name in the address (`?run=`)."),
             "step": st.column_config.NumberColumn("step", format="localized", help="The latest logged step."),
             "of": st.column_config.NumberColumn("of", format="localized", help="train_num_steps from the run's config."),
             "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
@@ -103,7 +104,7 @@ def _table(s: Settings) -> None:
             "last log line": st.column_config.DatetimeColumn("last log line", format="YYYY-MM-DD HH:mm:ss",
                                                              help="The log's own clock (the trainer's local time)."),
             "alerts": st.column_config.NumberColumn("alerts", format="%d", help="Warnings and errors now."),
-            "alert": st.column_config.TextColumn("most severe alert", width="large"),
+            "alert": st.column_config.TextColumn("most severe alert", width="medium"),
             "open": st.column_config.LinkColumn("open", display_text="open ↗", help="The run's Live page in a new tab."),
         })
     rows = event.selection.rows if event is not None else []
