@@ -16,9 +16,13 @@ MAX_RUNS = 8  # runs drawn together (and names read from ?runs=)
 ui.through_gate()
 settings = ui.settings()
 st.title("Compare runs")
+wanted = params.texts("runs", max_items=4 * MAX_RUNS)
 entries = ui.listing(settings.roots)
 rels = [e.name for e in entries]
-wanted = params.texts("runs", max_items=4 * MAX_RUNS)
+unlisted = [r for r in wanted if r not in rels]
+if unlisted:  # the shared listing may be a few seconds old: a run created since is listed now
+    entries = ui.listing(settings.roots, must_have=unlisted[0])
+    rels = [e.name for e in entries]
 refused = []
 for r in wanted:
     if r not in rels:
