@@ -72,12 +72,14 @@ def charts(page) -> list[dict]:
     return page.evaluate(CHARTS_JS)
 
 
-def chart(page, title: str):
-    """The chart whose Plotly title is `title`, with or without a note after it ("Overlay" finds "Overlay (log)")."""
+def chart(page, title: str, first: bool = True):
+    """The chart whose Plotly title is `title`, with or without a note after it ("Overlay" finds "Overlay (log)");
+    `first=False`: every element that matches (a chart being swapped for its redrawn successor is two)."""
     import re
 
-    return page.locator(".js-plotly-plot").filter(
-        has=page.locator(".gtitle", has_text=re.compile(f"^{re.escape(title)}( \\(.*\\))?$"))).first
+    found = page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text=re.compile(f"^{re.escape(title)}( \\(.*\\))?$")))
+    return found.first if first else found
 
 
 def plain_title(title: str) -> str:

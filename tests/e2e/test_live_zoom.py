@@ -14,12 +14,21 @@ from .logwriter import append, write_run
 
 ZOOMED = ("Overlay", "rec_loss", "Discriminator", "Learning rate", "Loss decomposition")
 
-RANGES_JS = """(g) => Object.fromEntries(Object.keys(g._fullLayout).filter(k => /^[xy]axis\\d*$/.test(k))
-                                   .map(k => [k, g._fullLayout[k].range.slice()]))"""
+#: The axes' ranges of the first of the matching charts that Plotly has drawn: while Streamlit swaps a chart for
+#: its redrawn successor, the old element (purged: no `_fullLayout`) can still be in the page for a moment.
+RANGES_JS = """(gs) => { const g = gs.find(g => g._fullLayout); return g ? Object.fromEntries(
+    Object.keys(g._fullLayout).filter(k => /^[xy]axis\\d*$/.test(k)).map(k => [k, g._fullLayout[k].range.slice()]))
+    : null }"""
 
 
-def ranges(page, title: str) -> dict:
-    return chart(page, title).evaluate(RANGES_JS)
+def ranges(page, title: str, timeout: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = chart(page, title, first=False).evaluate_all(RANGES_JS)
+        if got is not None or time.monotonic() > deadline:
+            assert got is not None, f"no drawn chart titled {title}"
+            return got
+        time.sleep(0.1)
 
 
 def mark_charts(page) -> None:
