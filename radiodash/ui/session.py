@@ -258,7 +258,7 @@ def _picker(s: Settings, sel: Selection) -> None:
     # another run (the Overview's row, a link) must not be taken back to the run the browser's copy of the
     # picker still holds, which it sends back with the next rerun.
     key = picker_key(sel.rel)
-    st.selectbox("Run", rels, index=index, format_func=labels.get, key=key, on_change=_picked, args=(key,),
+    st.selectbox("Run", rels, index=index, format_func=labels.get, key=key, on_change=_picked, args=(key, tuple(rels)),
                  help="Runs under the roots, newest first: each one's state (live, stalled, stopped, "
                       "finished) and, from a minute on, how long ago its files were last written.")
     if st.session_state.pop("_picked", False):
@@ -270,9 +270,11 @@ def picker_key(rel: str | None) -> str:
     return f"picker-{rel or ''}"
 
 
-def _picked(key: str) -> None:
+def _picked(key: str, options: tuple[str, ...]) -> None:
+    # only a run the picker offered: when the listing changes under it (the selected run deleted), the widget
+    # can report its shown label ("runA · live") as its value, which is no run name
     choice = st.session_state.get(key)
-    if choice is not None:
+    if choice in options:
         st.session_state["run"] = choice
         st.query_params["run"] = choice
         st.session_state["_picked"] = True
