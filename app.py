@@ -20,8 +20,9 @@ def main() -> None:
         st.stop()
     st.session_state["_through_gate"] = True  # the views check it (ui.through_gate)
     notifications.start(settings)  # with RADIODASH_NOTIFY set: the watcher, once per server process
-    if ignored:
-        st.toast(params.ignored_sentence(ignored), icon=":material/link_off:", duration="long")
+    note = params.ignored_note(ignored)
+    if note:
+        st.toast(note, icon=":material/link_off:", duration="long")
 
     selection = ui.select_run(settings)
     st.session_state["_selection"] = selection

@@ -11,6 +11,7 @@ parameters with `text()` / `texts()` / `number()`, which never raise.
 from __future__ import annotations
 
 import math
+import time
 from typing import Callable
 
 import streamlit as st
@@ -123,3 +124,24 @@ def number(key: str, lo: float, hi: float, default: float | None = None) -> floa
     """The last value of `key` as a finite number within [lo, hi], else `default`."""
     value = _number(text(key) or "")
     return value if value is not None and lo <= value <= hi else default
+
+
+#: How long the "Ignored in the address" note is shown again on every rerun of the session.
+IGNORED_NOTE_SECONDS = 10.0
+
+
+def ignored_note(keys: list[str]) -> str | None:
+    """The sentence to toast on this run: the one `screen` produced now, or the one of a few seconds ago.
+
+    Why again: taking the junk out of the address makes the browser rerun the page at once, and a toast
+    that a rerun does not send again can vanish before it was ever drawn (seen under load).
+    """
+    sentence = ignored_sentence(keys)
+    if sentence:
+        st.session_state["_ignored_note"] = (sentence, time.monotonic())
+        return sentence
+    held = st.session_state.get("_ignored_note")
+    if held and time.monotonic() - held[1] < IGNORED_NOTE_SECONDS:
+        return held[0]
+    return None
+
