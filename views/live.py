@@ -86,10 +86,11 @@ def ticker() -> None:
     head = live_header(snap, basis, now=now, stopped_after=stop)
     tp, state = head.throughput, head.state
 
-    left, right = st.columns([1, 7], vertical_alignment="center")
-    with left:
+    # the badge as wide as its word, the sentence beside it (under it in a narrow window): a column of a
+    # fixed share cut "stopped" to "st…" at 800 px
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         runstate.badge(state)
-    right.markdown(md_escape(state.description))
+        st.markdown(md_escape(state.description), width="stretch")
     written = [f"files last written {age(state.silent_seconds)}" if state.silent_seconds is not None
                else "files' modification time unknown"]
     if state.last_log_time is not None:

@@ -57,3 +57,30 @@ def test_a_finished_run_says_when_it_finished_and_how_long_it_took(servers, root
     expect(page.get_by_text("next checkpoint")).to_have_count(0)
     expect(picker(page)).to_have_value("done1 · finished · 2.0 d ago")
     shot(page, "live-finished")
+
+
+CLIPPED = """(el) => [el, ...el.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.tagName + ' ' + e.scrollWidth + '>' + e.clientWidth)"""
+
+
+def test_the_state_badge_is_whole_in_a_narrow_window(servers, root, browser):
+    """At 800 px the badge once sat in a column an eighth of the page wide and read "st…": every state word
+    must be shown whole, with its sentence beside or under it, at both widths."""
+    stage1(root / "old2", stop_step=2_000, events=False, samples=False)
+    age_files(root / "old2", 3 * DAY, time.time())
+    srv = servers(RADIODASH_ROOT=str(root))
+    for width in (800, 1400):
+        ctx = browser.new_context(viewport={"width": width, "height": 900})
+        page = ctx.new_page()
+        page.goto(f"{srv.url}/?run=old2")
+        expect(metric(page, "Latest step")).to_have_text("2,000", timeout=FIRST_LOAD)
+        badge = header_badge(page)
+        expect(badge).to_have_text("stop_circle stopped")
+        assert badge.evaluate(CLIPPED) == [], f"the badge is cut off at {width} px"
+        box = badge.bounding_box()
+        assert box is not None and box["width"] >= 60, box  # the icon and the whole word, not "st…"
+        sentence = page.get_by_text("stopped 3.0 d ago at step 2,000 of 20,000", exact=True)
+        expect(sentence).to_be_visible()
+        assert sentence.evaluate(CLIPPED) == []
+        shot(page, f"live-badge-{width}")
+        ctx.close()
