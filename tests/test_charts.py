@@ -366,3 +366,28 @@ def test_the_distribution_names_its_phases_by_their_numbers(with_events):
     assert list(fig.data[0].x) == [str(i) for i in range(1, len(a.phases) + 1)]
     assert list(fig.data[0].hovertext) == [p.name for p in a.phases]
     assert fig.layout.xaxis.type == "category"  # "2" is phase 2, not the number 2 on a linear axis
+
+
+def test_the_logs_dots_over_the_per_step_curve_are_capped_and_keep_the_extremes(tmp_path):
+    """Every dot is an SVG element in the browser: over the event files' curve the log's records are
+    downsampled to MAX_LOG_DOTS (extremes kept); drawn as the curve itself (log only) they are not."""
+    from radiodash.simulate import write_run
+
+    write_run(tmp_path / "run", SimConfig(train_num_steps=4_000, log_freq=10, disc_start=1_001, grad_accum=2,
+                                          events=True))
+    run = open_run(tmp_path / "run")
+    snap = run.snapshot()
+    run.close()
+    a = analyze(snap, now=0)
+    assert len(snap.frame) == 400 > charts.MAX_LOG_DOTS
+    logged = snap.frame["train/rec_loss"].to_numpy()
+    dots = charts.metric_figure(snap, "train/rec_loss", a, source="both").data[-1]
+    assert dots.name == "log records" and dots.mode == "markers"
+    assert 0.9 * charts.MAX_LOG_DOTS <= len(dots.x) <= charts.MAX_LOG_DOTS + 2  # + the first and the last
+    assert logged.max() in np.asarray(dots.y) and logged.min() in np.asarray(dots.y)
+    assert len(charts.metric_figure(snap, "train/rec_loss", a, source="log").data[0].x) == 400
+    lr_dots = charts.lr_figure(snap, a, source="both").data[1]
+    assert lr_dots.mode == "markers" and len(lr_dots.x) <= charts.MAX_LOG_DOTS + 2
+    disc = charts.discriminator_figure(snap, a, source="both")
+    marks = [t for t in disc.data if t.mode == "markers"]
+    assert marks and all(len(t.x) <= charts.MAX_LOG_DOTS + 2 for t in marks)

@@ -205,7 +205,10 @@ KEYS = ["train/total_loss", "train/kl_loss", "lr", "loss_simple", "train/edge_lo
 values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=64).map(lambda v: f"{v:.5f}"),
     st.integers(-10**9, 10**9).map(lambda v: f"{v / 1e5:.5f}"),
-    st.sampled_from(["nan", "inf", "-inf", "-0.00000", "1e5", "12x", "", "0.1.2", "99999999999999999.5"]),
+    st.sampled_from(["nan", "inf", "-inf", "-0.00000", "1e5", "12x", "", "0.1.2", "99999999999999999.5",
+                     # the 15-digit limit of exact parsing, and digits read in pairs then one by one
+                     "123456789012345", "1234567890.12345", "12345678901.12345", "1.23456789012345",
+                     "1.234567890123456", "12.3", "123.45678", "-0.5"]),
 )
 
 
