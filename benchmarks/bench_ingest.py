@@ -133,7 +133,7 @@ def measure(args: argparse.Namespace) -> None:
     last = logs[-1]
     tail_lines = [ln for ln in last.read_bytes()[-8192:].split(b"\n") if b"[Train Step]" in ln][-1]
     step0 = int(re.search(rb"\] (\d+)/", tail_lines).group(1))
-    costs = []
+    costs: list[float] = []
     for rep in range(50):
         block = b"".join(re.sub(rb"\] \d+/", b"] %d/" % (step0 + (rep * 100 + i + 1) * 10), tail_lines) + b"\n" for i in range(100))
         with open(last, "ab") as f:
@@ -143,7 +143,8 @@ def measure(args: argparse.Namespace) -> None:
         costs.append(time.perf_counter() - t)
         assert added == 100 // args.grad_accum or args.grad_accum == 2, added
     t_refresh = statistics.median(costs)
-    print(f"refresh() after appending 100 lines: median {t_refresh * 1e3:.3f} ms over 50")
+    print(f"refresh() after appending 100 lines: median {t_refresh * 1e3:.3f} ms, best {min(costs) * 1e3:.3f} ms "
+          "over 50 (the target takes the median: a refresh happens once per change, not at its best)")
     live.close()
 
     # memory: peak while parsing, and what the parsed run keeps, vs the float64 table
@@ -162,7 +163,8 @@ def measure(args: argparse.Namespace) -> None:
     print("\nratio                                   measured    target")
     print(f"baseline parser / full parse            {t_base / t_full:8.1f}x   >= 25x")
     print(f"full parse / read_csv                   {t_full / t_csv:8.2f}x   <= 2x")
-    print(f"full parse / refresh(100 lines)         {t_full / t_refresh:8.0f}x   >= 1000x")
+    print(f"full parse / refresh(100 lines)         {t_full / t_refresh:8.0f}x   >= 1000x"
+          f"   (best of 5 / median of 50; best / best {t_full / min(costs):.0f}x)")
     print(f"peak memory / float64 table             {peak / table_bytes:8.2f}x   < 3x")
     run.close()
     shutil.rmtree(tmp, ignore_errors=True)  # a copy of the log and the CSV: hundreds of MB
