@@ -23,6 +23,7 @@ the watcher. No Streamlit here (the UI wraps it in `ui/notifications.py`).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -375,7 +376,8 @@ def overview_frame(summaries: Iterable[RunSummary], link: Callable[[str], str] =
         rows.append({
             "run": s.rel, "machine": s.machine, "state": s.state,
             "step": s.latest_step, "of": s.train_num_steps, "progress": progress,
-            "steps/hour": s.steps_per_hour,
+            # 719,856, not 719,856.039; none when unknown (or not finite)
+            "steps/hour": round(s.steps_per_hour) if s.steps_per_hour is not None and math.isfinite(s.steps_per_hour) else None,
             "ETA (h)": s.eta_seconds / 3600.0 if s.eta_seconds is not None else None,
             "last written": pd.Timestamp(s.last_written, unit="s", tz="UTC") if s.last_written else pd.NaT,
             "last log line": s.last_log_time if s.last_log_time is not None else pd.NaT,
@@ -386,9 +388,9 @@ def overview_frame(summaries: Iterable[RunSummary], link: Callable[[str], str] =
     columns = ["run", "machine", "state", "step", "of", "progress", "steps/hour", "ETA (h)", "last written",
                "last log line", "alerts", "alert", "open"]
     frame = pd.DataFrame(rows, columns=columns)
-    for c in ("step", "of", "alerts"):
+    for c in ("step", "of", "steps/hour", "alerts"):
         frame[c] = frame[c].astype("Int64")
-    for c in ("progress", "steps/hour", "ETA (h)"):
+    for c in ("progress", "ETA (h)"):
         frame[c] = frame[c].astype("Float64")
     order = {s: i for i, s in enumerate(STATE_ORDER)}
     frame["_order"] = frame["state"].map(order).fillna(len(order))

@@ -341,7 +341,8 @@ def test_overview_frame_figures_by_hand():
         summary("r/nocfg", "stalled", step=300, total=None, written=T - 900, rate=None),
         summary("r/old", "stopped", step=250, total=1_000, written=T - 3 * DAY,
                 alerts=(alert("warning", "stopped", "The run is stopped"),)),
-        summary("r/away", "unreachable", step=1_200, total=1_000, written=T - 100),  # past the end: capped at 100 %
+        summary("r/away", "unreachable", step=1_200, total=1_000, written=T - 100,  # past the end: capped at 100 %
+                rate=719_856.039),
         summary("r/new", "unknown", step=None, total=1_000, written=None, rate=None),
     ]
     f = overview_frame(rows, lambda name: f"/base/?run={name}")
@@ -358,7 +359,9 @@ def test_overview_frame_figures_by_hand():
     assert by.loc["r/live", "ETA (h)"] == pytest.approx(1.5)
     assert f["ETA (h)"].isna().sum() == 5  # only where eta_seconds is set
     assert by.loc["r/live", "step"] == 400 and by.loc["r/live", "of"] == 1_000 and pd.isna(by.loc["r/new", "step"])
-    assert by.loc["r/live", "steps/hour"] == 72_000.0 and pd.isna(by.loc["r/nocfg", "steps/hour"])
+    assert by.loc["r/live", "steps/hour"] == 72_000 and pd.isna(by.loc["r/nocfg", "steps/hour"])
+    assert by.loc["r/away", "steps/hour"] == 719_856  # whole steps per hour on screen, not 719,856.039
+    assert str(f["steps/hour"].dtype) == "Int64"
     assert by.loc["r/live", "alerts"] == 2 and by.loc["r/old", "alerts"] == 1 and by.loc["r/fin", "alerts"] == 0
     assert by.loc["r/live", "alert"] == "error: NaN at step 400" and by.loc["r/fin", "alert"] == ""
     assert by.loc["r/old", "last written"] == pd.Timestamp(T - 3 * DAY, unit="s", tz="UTC")
