@@ -1,7 +1,7 @@
 """Many viewers on one live run: 1, 5, 10 then N headless Chromium sessions on a run that
 receives 10 lines/s; server CPU per new step record, reads of the log, memory over time.
 
-    .venv/bin/python benchmarks/bench_load.py [--sessions 20] [--minutes 5] [--quick]
+    .venv/bin/python benchmarks/bench_load.py [--sessions 20] [--minutes 5] [--catch-up-seconds 600] [--quick]
 
 Baseline in the same run: the server's CPU per record with one session; the ratio
 cpu(N) / (N × cpu(1)) below 1 means the per-update cost grows sub-linearly with viewers.
