@@ -41,6 +41,11 @@ MAX_POINTS = 1000
 # charts, 6 renders each, same run): 1,000 dots per panel took 7.12 s, none 5.86 s, a quarter of them
 # 6.25 s. The curve carries the detail; the dots say where the log has values (extremes kept).
 MAX_LOG_DOTS = 300
+
+
+def _log_points(max_points: int, as_dots: bool) -> int:
+    """How many of the log's records a trace draws: capped at MAX_LOG_DOTS when drawn as dots over a curve."""
+    return min(max_points, MAX_LOG_DOTS) if as_dots else max_points
 #: The event files' learning-rate tag: written after the scheduler stepped (the rate of the next step).
 LR_TAG = "Learning_Rate"
 #: Discriminator series the event files hold (every step) and the log only under accumulation > 1.
@@ -397,7 +402,7 @@ def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str =
         rows = _rows(steps, step_range)
         xs_all, _, _ = _axis(frame, ax.kind, rows)
         r, st = raw_all[rows], steps[rows]
-        idx = downsample_indices(st, r, min(max_points, MAX_LOG_DOTS) if draw_events else max_points)
+        idx = downsample_indices(st, r, _log_points(max_points, draw_events))
         times = _hover_times(frame, rows, idx)
         finite.append(r[np.isfinite(r)])
         if draw_events:  # the log's records as dots on top of the per-step curve
@@ -621,7 +626,7 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 460, *, x: str 
                                          name=f"{n} ({EVENTS_NAME})"), row=3, col=1)
         c = metric_column(frame, n)
         if c is not None and source in ("both", "log"):
-            xs, v, _ = _log_series(frame, c, ax, rows, min(max_points, MAX_LOG_DOTS) if ev_on else max_points)
+            xs, v, _ = _log_series(frame, c, ax, rows, _log_points(max_points, ev_on))
             fig.add_trace(go.Scatter(x=xs, y=v, mode="markers" if ev_on else "lines", name=f"{n} ({LOG_NAME})",
                                      marker=dict(color=color, size=4), line=dict(color=color, width=1)), row=3, col=1)
     fig.update_xaxes(title_text=ax.title, row=n_rows, col=1)
@@ -707,7 +712,7 @@ def lr_figure(snap: Snapshot, analysis, height: int = 320, *, x: str = "step",
         rows = _rows(steps, step_range)
         xs, _, _ = _axis(frame, ax.kind, rows) if len(frame) == len(lr) else (steps[rows], None, None)
         logged = lr["logged"].to_numpy(float)[rows]
-        idx = downsample_indices(steps[rows], logged, min(max_points, MAX_LOG_DOTS) if has_exact else max_points)
+        idx = downsample_indices(steps[rows], logged, _log_points(max_points, has_exact))
         if np.isfinite(logged).any():
             fig.add_trace(go.Scatter(x=xs[idx], y=logged[idx], mode="markers" if has_exact else "lines",
                                      name="lr in the log (5 decimals)", line=dict(color="#111" if has_exact else PALETTE[0],
