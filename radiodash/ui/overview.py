@@ -58,6 +58,10 @@ def link(name: str) -> str:
 
 def render(s: Settings) -> None:
     """The overview page's body (its own page, and the Live page when no run is selected)."""
+    opened = st.session_state.pop("_ov_open", None)
+    if opened is not None:  # a row ticked in the table's last run: its Live page
+        st.session_state["run"] = opened
+        st.switch_page("views/live.py", query_params={"run": opened})
     st.title("Runs")
     _table(s)
 
@@ -111,8 +115,11 @@ def _table(s: Settings) -> None:
     if rows:
         name = str(frame.iloc[rows[0]]["run"])
         del st.session_state["ov_table"]  # coming back here must not open it again
-        st.session_state["run"] = name
-        st.switch_page("views/live.py", query_params={"run": name})
+        # The page is switched by a whole-app run (render), not from inside this fragment: switched from here, the
+        # browser could apply a late delta of the fragment to the next page's tree ("Bad delta path index") and
+        # go blank (seen in about 1 of 10 browser runs).
+        st.session_state["_ov_open"] = name
+        st.rerun(scope="app")
     took = fleet.last_scan_seconds
     roots = ", ".join(f"{r.name} (on {r.machine})" for r in s.roots)  # names, not paths or user@host URLs
     st.caption(md_escape(f"Every run under {roots}, scanned every "
