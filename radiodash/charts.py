@@ -20,7 +20,6 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
-from scipy.signal import lfilter
 from tsdownsample import MinMaxLTTBDownsampler
 
 from .model import Snapshot, config_value, metric_column, short_name
@@ -80,6 +79,8 @@ def smooth_ema(y: np.ndarray, weight: float) -> np.ndarray:
     w = min(float(weight), 0.999999)
     if np.all(v == v[0]):  # TensorBoard leaves a constant series as it is
         return out
+    from scipy.signal import lfilter  # here: scipy.signal takes ~2 s to import, and `parse` never smooths
+
     last = lfilter([1.0 - w], [1.0, -w], v)
     # w**n falls below float64's resolution next to 1 after log(2**-53)/log(w) values (77 for w = 0.6):
     # past that the debiasing divisor is exactly 1, and a power per point was most of the cost

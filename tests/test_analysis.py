@@ -201,6 +201,7 @@ def sim(**kw):
     return parse_files(files), truth
 
 
+@pytest.mark.slow
 def test_simulated_faults_are_found_where_they_were_injected():
     snap, truth = sim(nan_step=100_000, spike_steps=(12_000, 30_000), stall_step=70_000, stall_seconds=3_000)
     a = analyze(snap, now=0)
@@ -213,6 +214,7 @@ def test_simulated_faults_are_found_where_they_were_injected():
     assert {"non_finite_loss", "loss_spike"} <= codes(a)
 
 
+@pytest.mark.slow
 def test_clean_simulated_runs_raise_no_false_faults():
     for kw in (dict(), dict(grad_accum=2, d_weight_mode="adaptive"), dict(stage="diffusion", lr=2e-5,
                                                                           train_num_steps=80_000, log_freq=500)):

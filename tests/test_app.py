@@ -14,6 +14,10 @@ from radiodash.text import md_escape
 from radiodash.ui import access
 from radiodash.ui.session import refusal_markdown
 
+# slow: whole-app Streamlit AppTest runs (~1 s each);
+# `make test` runs them, the quick run (-m "not slow") does not
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "TOP-SECRET-MARKER-4711"
 

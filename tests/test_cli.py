@@ -10,6 +10,10 @@ import pytest
 
 from radiodash.simulate import SimConfig, render
 
+# slow: every test runs `python -m radiodash` as a subprocess (~3 s each: imports and the scanner's cache);
+# `make test` runs them, the quick run (-m "not slow") does not
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

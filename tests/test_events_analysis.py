@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from radiodash import open_run
 from radiodash.analysis import analyze, snapshot_nan, written_nan
@@ -34,6 +35,7 @@ def kinds(a, kind: str):
 # ---------------------------------------------------------------- non-finite values
 
 
+@pytest.mark.slow
 def test_non_finite_values_from_the_event_values_are_exact_and_the_log_is_named_too(tmp_path):
     # nan from step 1,450: the log (one record every 100 steps) first shows it at 1,500
     snap, truth, _ = folder_snapshot(tmp_path / "run", SimConfig(train_num_steps=2_000, log_freq=100,
@@ -82,6 +84,7 @@ def test_written_nan_by_hand():
     assert not got["debug/every_2"].any()  # gaps of a tag written every other step are no values
 
 
+@pytest.mark.slow
 def test_the_store_knows_which_event_cells_were_written(tmp_path):
     """A nan the trainer wrote is a written cell; the tags a live file's last step was cut before are none."""
     snap, _, _ = folder_snapshot(tmp_path / "nan", SimConfig(train_num_steps=2_000, log_freq=100, events=True,

@@ -18,6 +18,10 @@ from radiodash.simulate import SimConfig, write_run
 from radiodash.text import md_escape
 from radiodash.ui import access
 
+# slow: whole-app Streamlit AppTest runs (~1 s each);
+# `make test` runs them, the quick run (-m "not slow") does not
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 T = 1_800_000_000.0  # every file's mtime; the page's clock is T + the silence a test wants
 DAY = 86_400.0

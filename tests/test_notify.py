@@ -24,6 +24,10 @@ from radiodash.simulate import SimConfig, write_run
 from receivers import JsonReceiver, SmtpReceiver, free_port
 from test_fleet import DAY, HEADER, T, line, touch, write_log
 
+# slow: the watcher runs as a subprocess, with real SMTP/HTTP receivers and waits of seconds;
+# `make test` runs them, the quick run (-m "not slow") does not
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 BASE = "http://dash.example:8501/"
 PASSWORD = "Pw-S3cret-7781"  # in every target URL: it must never show up anywhere

@@ -227,6 +227,7 @@ def mixed(tmp_path, running_sshd):
     close_all()  # a host stopped by a test: no connection in backoff left for the next test
 
 
+@pytest.mark.slow
 def test_list_of_a_local_and_an_ssh_root(mixed, running_sshd):
     lab, gpu, roots = mixed
     assert [(r.name, r.machine) for r in roots] == [("lab-results", HOST), ("gpu-results", "127.0.0.1")]
@@ -268,6 +269,7 @@ def test_a_remote_listing_leaves_out_a_link_into_a_hidden_folder(mixed):
     assert "gpu-results/sneaky.log" not in names, names
 
 
+@pytest.mark.slow
 def test_a_host_that_is_down_is_a_problem_of_its_root_only(mixed, running_sshd):
     lab, gpu, roots = mixed
     assert roots.list().problems == ()  # connected once
@@ -279,6 +281,7 @@ def test_a_host_that_is_down_is_a_problem_of_its_root_only(mixed, running_sshd):
     assert not listing.complete(root) and listing.complete(roots.items[0])
 
 
+@pytest.mark.slow
 def test_a_fleet_keeps_the_runs_of_a_host_that_went_down_as_unreachable(tmp_path, running_sshd):
     cfg = dict(train_num_steps=2_000, log_freq=100, save_and_sample_every=500, disc_start=1_001)
     lab, gpu = tmp_path / "lab-results", tmp_path / "gpu-results"
@@ -435,6 +438,7 @@ def summary_line(at: AppTest) -> str:
     return line.replace("\\", "")  # md_escape'd: "machine\\: …" shows as "machine: …"
 
 
+@pytest.mark.slow
 def test_the_live_page_without_a_run_is_the_overview_of_both_roots(page_roots):
     at = run_app()
     assert [t.value for t in at.title] == ["Runs"]
@@ -449,6 +453,7 @@ def test_the_live_page_without_a_run_is_the_overview_of_both_roots(page_roots):
     assert not at.warning
 
 
+@pytest.mark.slow
 def test_the_state_filter_in_the_url_keeps_only_those_runs(page_roots):
     at = run_app({"ov_state": "finished"})
     frame = overview_table(at)
@@ -459,6 +464,7 @@ def test_the_state_filter_in_the_url_keeps_only_those_runs(page_roots):
     assert overview_table(at)["run"].tolist() == ["gpu-results/old1", "lab-results/live1"]
 
 
+@pytest.mark.slow
 def test_a_run_named_in_the_url_opens_its_live_page_not_the_overview(page_roots):
     at = run_app({"run": "gpu-results/old1"})
     assert [t.value for t in at.title] == ["old1"]

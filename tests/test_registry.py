@@ -51,6 +51,7 @@ def test_janitor_stops_runs_nobody_watches(tmp_path):
         reg.close()
 
 
+@pytest.mark.slow
 def test_a_hundred_runs_opened_and_released_leave_only_the_bound(tmp_path):
     base = _threads()
     now = [0.0]

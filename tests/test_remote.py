@@ -29,6 +29,10 @@ from radiodash.source import LocalSource, as_source
 from runcheck import assert_same_run, parse_files, step_starts
 from sshd import Relay, free_port, running_sshd, sshd  # noqa: F401 - pytest fixtures
 
+# slow: a real sshd on 127.0.0.1;
+# `make test` runs them, the quick run (-m "not slow") does not
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

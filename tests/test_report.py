@@ -19,6 +19,7 @@ from radiodash.report.figures import report_figures
 from radiodash.simulate import SimConfig, render
 from radiodash.text import duration, log_number
 from runcheck import parse_files
+import pytest
 
 NOW = 1_800_000_000.0
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,6 +166,7 @@ def test_figures_are_at_the_log_precision(tmp_path):
     assert log_number(1916.70959) == "1,916.71" and log_number(-0.4512) == "-0.4512" and log_number(2.09e-6) == "2.090e-06"
 
 
+@pytest.mark.slow
 def test_a_window_report_is_restricted_everywhere():
     snap, _ = build()
     a = analyze(snap, from_step=35_000, until_step=104_800, now=NOW)
@@ -187,6 +189,7 @@ def test_a_window_report_is_restricted_everywhere():
             assert x.size == 0 or (x.min() >= 35_000 and x.max() <= 104_800), key
 
 
+@pytest.mark.slow
 def test_html_is_a_real_offline_document_under_6_mb():
     snap, _ = build()
     a = analyze(snap, now=NOW)
@@ -230,6 +233,7 @@ def test_log_text_in_the_report_is_inert(tmp_path):
     assert "<script>x" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
 
 
+@pytest.mark.slow
 def test_written_report_links_png_charts_and_zips_them(tmp_path):
     snap, _ = build()
     a = analyze(snap, now=NOW)
@@ -243,6 +247,7 @@ def test_written_report_links_png_charts_and_zips_them(tmp_path):
     assert all(z.read(link)[:8] == b"\x89PNG\r\n\x1a\n" for link in links)
 
 
+@pytest.mark.slow
 def test_without_a_browser_the_report_says_so_and_links_the_html(tmp_path, monkeypatch):
     monkeypatch.setenv("RADIODASH_CHROMIUM", str(tmp_path / "no-such-browser"))
     snap, _ = build()
@@ -283,6 +288,7 @@ def test_json_contract_additions():
     assert cc["changed"] == ["trainer.resume_milestone"] and cc["step"] == 50_000
 
 
+@pytest.mark.slow
 def test_checkpoint_table_of_a_results_folder(tmp_path):
     """Files on disk, samples, and each source's values, labelled; read off the log line and tensorboard's reader."""
     from datetime import datetime
@@ -331,6 +337,7 @@ def test_checkpoint_table_of_a_results_folder(tmp_path):
     assert "<td>not on disk</td>" in render_html(snap, analyze(snap, now=NOW))
 
 
+@pytest.mark.slow
 def test_checkpoint_table_says_when_both_sources_hold_the_same_quantities(tmp_path):
     files, _ = render(SimConfig(train_num_steps=2_000, log_freq=100, save_and_sample_every=500, grad_accum=1,
                                 events=True))
@@ -348,6 +355,7 @@ def test_checkpoint_table_says_when_both_sources_hold_the_same_quantities(tmp_pa
     assert [r[5] for r in rows] == [r[10] for r in rows]  # rec_loss: the log prints the event value
 
 
+@pytest.mark.slow
 def test_the_report_page_offers_the_event_values_of_a_run_that_has_them(tmp_path, monkeypatch):
     import streamlit as st
     from streamlit.testing.v1 import AppTest

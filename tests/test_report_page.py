@@ -7,6 +7,10 @@ from streamlit.testing.v1 import AppTest
 from radiodash.text import md_escape
 from test_app import ROOT, all_text, env  # noqa: F401 - the shared fixture: a root with two runs
 
+# slow: whole-app Streamlit AppTest runs (~1 s each);
+# `make test` runs them, the quick run (-m "not slow") does not
+pytestmark = pytest.mark.slow
+
 
 def report_page(query: dict[str, str]) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)

@@ -21,6 +21,10 @@ from radiodash.text import log_number
 from radiodash.ui import samples as gallery
 from sshd import sshd  # noqa: F401 - pytest fixture
 
+# slow: whole-app Streamlit AppTest runs (~1 s each);
+# `make test` runs them, the quick run (-m "not slow") does not
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SAVE = 1_000
 

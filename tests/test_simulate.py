@@ -177,6 +177,7 @@ def _by_tag(chunk) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {tag: (chunk.step[chunk.tag == i], chunk.value[chunk.tag == i]) for i, tag in enumerate(chunk.tags)}
 
 
+@pytest.mark.slow
 def test_results_folder_leaves_the_log_unchanged():
     for extra in (dict(), dict(grad_accum=2, resume_at=700), dict(stage="diffusion", lr=2e-5, resume_at=800)):
         cfg = {**RESULTS, **extra}
@@ -217,6 +218,7 @@ def test_learning_rate_is_one_step_ahead_of_the_log():
     assert not np.array_equal(lr[1:], before[1:])
 
 
+@pytest.mark.slow
 def test_event_values_match_the_log_by_the_accumulation_definitions():
     # VAE, accumulation 2: total_loss = (autoencoder loss + discriminator loss) / 2; the rest as logged
     files, truth = render(SimConfig(**RESULTS, grad_accum=2))
@@ -245,6 +247,7 @@ def test_event_values_match_the_log_by_the_accumulation_definitions():
         assert 0.35 < events["loss_simple"][1][step] / rec["loss_simple"] < 0.65
 
 
+@pytest.mark.slow
 def test_a_crashed_launch_loses_its_unflushed_records_and_a_live_file_ends_mid_record():
     cfg = SimConfig(**{**RESULTS, "train_num_steps": 3_000}, grad_accum=2, resume_at=1_234, flush_secs=60,
                     stop_step=2_345)
@@ -265,6 +268,7 @@ def test_a_crashed_launch_loses_its_unflushed_records_and_a_live_file_ends_mid_r
     assert truth.event_steps == list(range(0, 1_000)) + truth.event_file_steps[live]
 
 
+@pytest.mark.slow
 def test_milestones_write_checkpoints_and_samples_with_their_sizes():
     from PIL import Image
     import io
@@ -297,6 +301,7 @@ def test_images_are_written_in_two_parts():
     assert states == {"sample-1.png": ["incomplete", "ok"], "sample-2.png": ["incomplete", "ok"]}
 
 
+@pytest.mark.slow
 def test_write_run_matches_render_for_the_whole_folder(tmp_path):
     cfg = SimConfig(**{**RESULTS, "train_num_steps": 2_000}, stage="diffusion", lr=2e-5, resume_at=1_234,
                     header_only_launch=True, flush_secs=30)

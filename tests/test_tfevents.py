@@ -176,6 +176,7 @@ def _spans(records: list[bytes]) -> list[tuple[int, int]]:
     return list(zip((ends - [len(r) for r in records]).tolist(), ends.tolist()))
 
 
+@pytest.mark.slow
 @given(kind=st.sampled_from(SIM_KINDS), data=st.data())
 def test_damage_loses_no_intact_record_and_invents_none(kind, data):
     # one simulated file, re-framed record by record so that every record's span is known
@@ -379,6 +380,7 @@ def _accumulator(path):
     return ea
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("launches", [1, 2])
 @pytest.mark.parametrize("accum", [1, 2])
 @pytest.mark.parametrize("stage", ["vae", "diffusion"])

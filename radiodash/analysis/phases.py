@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import ruptures as rpt
 from scipy.ndimage import median_filter
 
 from .. import radiodiff
@@ -62,6 +61,8 @@ def change_points(values: np.ndarray) -> list[int]:
         return []
     z = (sig - sig.mean()) / sd
     noise = 1.4826 * float(np.median(np.abs(np.diff(z)))) / np.sqrt(2) + 1e-3
+    import ruptures as rpt  # here, not at the top: it pulls in scipy.stats (~0.9 s), and `parse` never needs it
+
     algo = rpt.Binseg(model="clinear", min_size=max(4, n // 8), jump=1).fit(z.reshape(-1, 1))
     bkps = algo.predict(pen=12 * np.log(n) * noise**2 + 0.5)
     bkps = [b for b in bkps if b < n]
