@@ -271,12 +271,13 @@ def picker_key(rel: str | None) -> str:
 
 
 def _picked(key: str, options: tuple[str, ...]) -> None:
-    # Only the picker of the run selected now: after a page opened another run, the browser can still send the
-    # previous picker's value (its widget gone from this run, so Streamlit calls it a change) and would take the
-    # page back to that run (seen after ticking a second Overview row). And only a run the picker offered: when
-    # the listing changes under it (the selected run deleted), the widget can report its shown label
-    # ("runA · live") as its value, which is no run name.
-    if key != picker_key(st.session_state.get("run")):
+    # Only the picker of the page on screen (its last run's selection, app.py): after a page opened another run,
+    # the browser can still send the previous picker's value (its widget gone from this run, so Streamlit calls
+    # it a change) and would take the page back to that run (seen after ticking a second Overview row). And only
+    # a run the picker offered: when the listing changes under it (the selected run deleted), the widget can
+    # report its shown label ("runA · live") as its value, which is no run name.
+    shown = st.session_state.get("_selection")
+    if key != picker_key(shown.rel if shown is not None else None):
         return
     choice = st.session_state.get(key)
     if choice in options:
