@@ -366,16 +366,34 @@ def scan(buf, line_start, kinds, starts, ends, steps, totals, times, values, pre
 
 
 @compiled
-def scatter(col, target, new, values, present):
-    """Merge lines into records: col[target[i]] = values[i] where present[i], in order (a step's
-    later line wins); NaN where a record's first line (`new[i]`) lacks the key and no later line
-    has it. One pass with no temporaries: the store's merge of a block into a column.
+def merge_lines(values, present, used, new, merge_first):
+    """Merge a chunk's lines into records for every used key at once: out[a, g] is the value of key `used[a]`
+    in the chunk's g-th record (a step's later line wins; NaN when none of its lines has the key).
+
+    With `merge_first`, the lines before the first `new` one continue the store's last record: they are
+    out[:, 0], and `has_first[a]` says whether any of them had the key (else that record keeps its value).
+    One compiled call per chunk, not one per key: a live refresh's cost is mostly per call.
     """
-    for i in range(target.size):
-        if present[i]:
-            col[target[i]] = values[i]
-        elif new[i]:
-            col[target[i]] = np.nan
+    k = used.size
+    m = new.size
+    shift = 1 if merge_first else 0
+    groups = shift
+    for i in range(m):
+        if new[i]:
+            groups += 1
+    out = np.full((k, groups), np.nan)
+    has_first = np.zeros(k, np.bool_)
+    g = shift - 1
+    for i in range(m):
+        if new[i]:
+            g += 1
+        for a in range(k):
+            j = used[a]
+            if present[j, i]:
+                out[a, g] = values[j, i]
+                if merge_first and g == 0:
+                    has_first[a] = True
+    return out, has_first
 
 
 class KeyTable:

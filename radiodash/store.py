@@ -381,19 +381,21 @@ class RunStore:
             for key, col in cols.items():
                 if key not in used_keys:
                     col[t.n: n_after] = np.nan  # no line of this chunk has the key
-        target = None
-        for j in used:
-            col = t.writable(keys[j], first_target)
-            if one_line_per_record:
-                col[t.n: n_after] = values[j]  # NaN where the line lacks the key: a plain copy
-            else:
-                if target is None:
-                    target = t.n + np.cumsum(new) - 1  # before the first new row: t.n - 1, the last record
-                _scan.scatter(col, target, new, values[j], present[j])  # within a step the later line wins
+        if one_line_per_record:
+            for j in used:
+                t.writable(keys[j], first_target)[t.n: n_after] = values[j]  # NaN where the line lacks the key
+        elif used:
+            merged, has_first = _scan.merge_lines(values, present, np.asarray(used, np.int64), new, merge_first)
+            shift = 1 if merge_first else 0
+            for a, j in enumerate(used):
+                col = t.writable(keys[j], first_target)
+                if shift and has_first[a]:
+                    col[t.n - 1] = merged[a, 0]  # the chunk's first lines complete the last record
+                col[t.n: n_after] = merged[a, shift:]
         t.n = n_after
         if not is_train:
             return n_groups
-        row_ids = np.arange(chunk.step.size)[rows]
+        row_ids = np.arange(chunk.step.size)[rows] if chunk.nonfinite else None
         for r, key, val in chunk.nonfinite:
             i = int(np.searchsorted(row_ids, r))
             if i < m and row_ids[i] == r:
