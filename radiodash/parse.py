@@ -390,14 +390,15 @@ class Parser:
         else:
             values, present, kinds, steps, totals, times, pos, nonfinite = self._merge_extra(res, fast, extra, width)
             line = pos // _SUB + first_line
-        # cells the scanner saw as nan/inf: its line index -> row
-        for li, kid, code in res.nonfinite():
-            r = int(np.searchsorted(pos, li * _SUB))
-            nonfinite.append((r, keys[kid], _NONFINITE[code]))
+        if res.nf_count[0]:  # cells the scanner saw as nan/inf: its line index -> row
+            for li, kid, code in res.nonfinite():
+                r = int(np.searchsorted(pos, li * _SUB))
+                nonfinite.append((r, keys[kid], _NONFINITE[code]))
         nonfinite.sort()
         anchored = [(int(np.searchsorted(pos, p)), ev) for p, ev in events]
         used = np.flatnonzero(present.any(axis=1)).tolist()
-        self._rank_new_keys(present, used, keys, pos, res, data)
+        if len(self._rank) < width:  # some key has no rank yet
+            self._rank_new_keys(present, used, keys, pos, res, data)
         return ParsedChunk(
             file=self.file, kind=np.asarray(kinds, np.int8), line=line,
             step=np.asarray(steps, np.int64), total=np.asarray(totals, np.int64), time_ms=np.asarray(times, np.int64),

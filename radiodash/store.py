@@ -340,31 +340,33 @@ class RunStore:
         """Merge consecutive lines of one step (gradient accumulation) and append the records.
 
         `rows`: the chunk's rows of this table, or slice(None) for all of them (the usual case,
-        which then costs views instead of copies).
+        which then costs views instead of copies). The per-line work is compiled (`group_lines`,
+        `merge_lines`); what is left here is per key and per launch.
         """
         step = chunk.step[rows]
         m = step.size
-        if is_train:
-            self._note_backwards(t, chunk, rows, step, seg)
-        new = np.ones(m, bool)
-        new[1:] = (step[1:] != step[:-1]) | (seg[1:] != seg[:-1])
-        # the chunk's first line may be the second line of the store's last record
-        merge_first = t.n > 0 and t.step[t.n - 1] == step[0] and t.segment[t.n - 1] == seg[0]
-        new[0] = not merge_first
-        n_groups = int(new.sum())
+        time_ms = chunk.time_ms[rows]
+        has_last = t.n > 0
+        new, local_firsts, merge_first, backs, first_ms, last_ms, unstamped = _scan.group_lines(
+            step, seg, time_ms, has_last, int(t.step[t.n - 1]) if has_last else 0,
+            int(t.segment[t.n - 1]) if has_last else 0)
+        if is_train and backs.size:
+            self._note_backwards(t, chunk, rows, step, backs)
+        n_groups = local_firsts.size
         one_line_per_record = n_groups == m  # no line merges into another (nor into the last record)
+        one_launch = seg[0] == seg[-1]
         n_after = t.n + n_groups
         if n_after > t.cap:
             t.reserve(max(n_after, int(t.cap * 1.5) + 1024))
         # a record's step, time and line are its first line's
-        firsts = rows if one_line_per_record else np.flatnonzero(new) if isinstance(rows, slice) else rows[new]
+        firsts = rows if one_line_per_record else local_firsts if isinstance(rows, slice) else rows[local_firsts]
         idx = slice(t.n, n_after)
         t.step[idx] = chunk.step[firsts]
         times = chunk.time_ms[firsts]
         t.time[idx] = times
-        if times.size and times.min() < 0:
+        if unstamped:
             t.time[idx][times < 0] = NAT
-        t.segment[idx] = seg if one_line_per_record else seg[new]
+        t.segment[idx] = seg[0] if one_launch else seg if one_line_per_record else seg[new]
         t.line[idx] = chunk.line[firsts]
         present = chunk.present[:, rows]
         values = chunk.values[:, rows]
@@ -381,16 +383,20 @@ class RunStore:
             for key, col in cols.items():
                 if key not in used_keys:
                     col[t.n: n_after] = np.nan  # no line of this chunk has the key
+        in_place = first_target >= t.published  # no row written below is in a published snapshot
         if one_line_per_record:
             for j in used:
-                t.writable(keys[j], first_target)[t.n: n_after] = values[j]  # NaN where the line lacks the key
+                col = cols[keys[j]] if in_place else t.writable(keys[j], first_target)
+                col[t.n: n_after] = values[j]  # NaN where the line lacks the key
         elif used:
             merged, has_first = _scan.merge_lines(values, present, np.asarray(used, np.int64), new, merge_first)
             shift = 1 if merge_first else 0
             for a, j in enumerate(used):
-                col = t.writable(keys[j], first_target)
-                if shift and has_first[a]:
-                    col[t.n - 1] = merged[a, 0]  # the chunk's first lines complete the last record
+                if shift and has_first[a]:  # the chunk's first lines complete the last record
+                    col = cols[keys[j]] if in_place else t.writable(keys[j], t.n - 1)
+                    col[t.n - 1] = merged[a, 0]
+                else:  # only new rows are written: a published column is not copied
+                    col = cols[keys[j]]
                 col[t.n: n_after] = merged[a, shift:]
         t.n = n_after
         if not is_train:
@@ -401,9 +407,23 @@ class RunStore:
             if i < m and row_ids[i] == r:
                 sg = int(seg[i])
                 self.nonfinite.append((int(step[i]), key, val, sg, self.segments[sg].file, int(chunk.line[r])))
+        total = chunk.total[rows]
+        if one_launch:  # the usual chunk: its figures are the compiled pass's
+            sg = self.segments[int(seg[0])]
+            if sg.first_step is None:
+                sg.first_step = int(step[0])
+            sg.last_step = int(step[-1])
+            if first_ms >= 0:
+                if sg.first_ms == NAT:
+                    sg.first_ms = int(first_ms)
+                sg.last_ms = int(last_ms)
+            sg.total_steps = int(total[-1])
+            sg.records += n_groups
+            if not used_keys <= sg.keys:
+                sg.keys = sg.keys | used_keys
+            return n_groups
         # seg is non-decreasing (a chunk only opens newer launches): one slice per launch
-        bounds = [0, m] if seg[0] == seg[-1] else [0, *(np.flatnonzero(seg[1:] != seg[:-1]) + 1).tolist(), m]
-        time_ms, total = chunk.time_ms[rows], chunk.total[rows]
+        bounds = [0, *(np.flatnonzero(seg[1:] != seg[:-1]) + 1).tolist(), m]
         for a, b in zip(bounds[:-1], bounds[1:]):
             sg = self.segments[int(seg[a])]
             if sg.first_step is None:
@@ -416,23 +436,20 @@ class RunStore:
                     sg.first_ms = int(stamped[0])
                 sg.last_ms = int(stamped[-1])
             sg.total_steps = int(total[b - 1])
-            sg.records += (b - a) if one_line_per_record else int(new[a:b].sum())
-            seen = used_keys if b - a == m else {keys[j] for j in np.flatnonzero(present[:, a:b].any(axis=1)).tolist()}
+            sg.records += int(new[a:b].sum())
+            seen = {keys[j] for j in np.flatnonzero(present[:, a:b].any(axis=1)).tolist()}
             if not seen <= sg.keys:
                 sg.keys = sg.keys | seen
         return n_groups
 
     def _note_backwards(self, t: _Table, chunk: ParsedChunk, rows: np.ndarray | slice, step: np.ndarray,
-                        seg: np.ndarray) -> None:
-        """A step lower than the one before it within one launch: said once per occurrence (the later
-        line wins that step in the view, as for any repeated step)."""
-        back = np.flatnonzero((step[1:] < step[:-1]) & (seg[1:] == seg[:-1])) + 1
-        if t.n and step.size and step[0] < t.step[t.n - 1] and seg[0] == t.segment[t.n - 1]:
-            back = np.r_[0, back]
-        for i in back[:5].tolist():
+                        backs: np.ndarray) -> None:
+        """A step lower than the one before it within one launch (`backs`: where; 0 = against the last
+        record): said once per occurrence (the later line wins that step in the view, as for any repeated step)."""
+        lines = chunk.line[rows]
+        for i in backs.tolist():
             before = int(step[i - 1]) if i else int(t.step[t.n - 1])
-            line = int(chunk.line[rows][i])
-            self.add_notice(f"{chunk.file.rsplit('/', 1)[-1]}:{line}: the step went back from {before:,} to "
+            self.add_notice(f"{chunk.file.rsplit('/', 1)[-1]}:{int(lines[i])}: the step went back from {before:,} to "
                             f"{int(step[i]):,} within one launch (lines out of order, or two writers in one file); records are "
                             "shown in step order, and where a step repeats the later line wins")
 
