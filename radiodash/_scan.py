@@ -383,15 +383,17 @@ def merge_lines(values, present, used, new, merge_first):
             groups += 1
     out = np.full((k, groups), np.nan)
     has_first = np.zeros(k, np.bool_)
-    g = shift - 1
-    for i in range(m):
-        if new[i]:
-            g += 1
-        for a in range(k):
-            j = used[a]
+    # key by key, each row read front to back: line by line across the keys (a stride of a whole row per
+    # key) took 111 ms of a 0.5 s full parse of 1,000,000 lines under accumulation 2
+    for a in range(k):
+        j = used[a]
+        g = shift - 1
+        for i in range(m):
+            if new[i]:
+                g += 1
             if present[j, i]:
                 out[a, g] = values[j, i]
-                if merge_first and g == 0:
+                if g == 0 and merge_first:
                     has_first[a] = True
     return out, has_first
 
