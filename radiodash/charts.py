@@ -436,7 +436,7 @@ def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str =
     _step_axis_range(fig, snap, ax, step_range)
     _layout(fig, title, height, _revision(snap, f"metric:{metric}", ax, step_range, source))
     if draw_events and draw_log:
-        _legend_below(fig)
+        _legend_below(fig, 2, fixed=True)  # two entries: the per-step curve and the log's dots
     elif draw_log and uses_events(snap, source):  # say it: the other panels draw the event files
         title += " <span style='font-size:11px;color:#888'>(log only: no event tag)</span>"
         fig.update_layout(title_text=title, showlegend=False)
@@ -445,12 +445,21 @@ def metric_figure(snap: Snapshot, metric: str, analysis=None, *, smoother: str =
     return fig
 
 
-def _legend_below(fig: go.Figure, rows: int = 1) -> None:
+def _legend_below(fig: go.Figure, rows: int = 1, *, fixed: bool = False) -> None:
     """The legend at the bottom of the figure, under the x axis' title, in a margin made for `rows` rows of it
-    (above the plot it grew into the title when it wrapped; placed in plot fractions it met the axis title)."""
-    fig.update_layout(legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0),
+    (above the plot it grew into the title when it wrapped; placed in plot fractions it met the axis title).
+
+    `fixed`: `rows` is the most the legend can wrap to in the narrowest panel (two columns in an 800 px
+    window: ~230 px), so the margin holds it and the axes need no `automargin`, which draws a figure twice
+    in the browser: the metric panels of an event run's page drew in ~half the time without it (Plotly.js,
+    the page's ten figures alone). Otherwise (legends whose wrapping depends on the width) the x axis
+    takes `automargin`, else its title is squeezed onto its tick labels.
+    """
+    fig.update_layout(legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0,
+                                  xref="container" if fixed else "paper"),
                       margin=dict(b=52 + 19 * rows))
-    fig.update_xaxes(automargin=True)  # else the x axis' title is squeezed onto its tick labels
+    if not fixed:
+        fig.update_xaxes(automargin=True)
 
 
 def _nan_marks(fig, snap, metric, xs_all, r, s, st, idx) -> None:
@@ -729,12 +738,13 @@ def lr_figure(snap: Snapshot, analysis, height: int = 320, *, x: str = "step",
             tops.append(float(np.nanmax(rec)))
     top = max([t for t in tops if math.isfinite(t)] or [0.0])
     vals, texts = lr_ticks(top)
-    fig.update_yaxes(title_text="learning rate", automargin=True, range=[-0.04 * top, 1.08 * top] if top > 0 else [0, 1.0], tickmode="array",
+    fig.update_yaxes(title_text="learning rate", range=[-0.04 * top, 1.08 * top] if top > 0 else [0, 1.0], tickmode="array",
                      tickvals=vals, ticktext=texts, autorange=False)
     fig.update_xaxes(title_text=ax.title)
     _step_axis_range(fig, snap, ax, step_range)
     _layout(fig, "Learning rate", height, _revision(snap, "lr", ax, step_range, source))
-    _legend_below(fig, 2)
+    fig.update_layout(margin=dict(l=76))  # the y title beside tick labels of up to 7 characters ('7.5e-06')
+    _legend_below(fig, 2, fixed=True)  # at most two entries: the exact rate and the log's, or the log's and the schedule
     return fig
 
 

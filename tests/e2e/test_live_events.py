@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from radiodash import open_run
 from radiodash.radiodiff import lr_factor
 
+from .conftest import shot
 from .live_runs import FIRST_LOAD, metric, stage1, trace_data
 
 
@@ -36,3 +37,41 @@ def test_a_run_with_event_files_draws_per_step_curves_and_the_exact_lr(servers, 
     exact = (5e-6 * lr_factor(steps, 20_000, 0.1)).astype(np.float32).astype(float)
     assert np.asarray(lr["y"]) == pytest.approx(exact, rel=1e-6)
     assert np.array_equal(np.asarray(lr["y"]), events.set_index("step").loc[499:899, "Learning_Rate"].to_numpy())
+
+
+LEGEND_CLASHES = """() => {
+  const rects = (el, sel) => [...el.querySelectorAll(sel)].map(t => t.getBoundingClientRect()).filter(r => r.width > 0);
+  const meet = (a, b) => !(a.right <= b.left || a.left >= b.right || a.bottom <= b.top || a.top >= b.bottom);
+  return [...document.querySelectorAll('.js-plotly-plot')].map(el => {
+    const legend = el.querySelector('g.legend');
+    if (!legend || !legend.getBoundingClientRect().height) return null;
+    const L = legend.getBoundingClientRect();
+    const titles = rects(el, 'g[class^=g-x][class$=title] text');
+    const ticks = rects(el, 'g[class^=x][class$=tick] text');
+    const box = el.getBoundingClientRect();
+    return {title: el.layout.title.text, titles: titles.length, ticks: ticks.length,
+            legend_on_axis: [...titles, ...ticks].filter(r => meet(r, L)).length,
+            title_on_ticks: titles.filter(t => ticks.some(r => meet(t, r))).length,
+            inside: L.bottom <= box.bottom + 1 && L.top >= box.top - 1};
+  }).filter(x => x); }"""
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_legends_below_the_panels_never_cover_the_step_axis(servers, root, context, width):
+    """The legends under an event run's panels sit in a margin of fixed height (no automargin, which draws
+    each figure twice): in the narrow two-column layout they wrap to more rows and must still fit."""
+    stage1(root / "ev2", stop_step=3_000)
+    srv = servers(RADIODASH_ROOT=str(root))
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.goto(f"{srv.url}/?run=ev2")
+    expect(metric(page, "Latest step")).to_have_text("3,000", timeout=FIRST_LOAD)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot g.legend').length >= 5", timeout=FIRST_LOAD)
+    page.wait_for_timeout(1500)  # the last panels' layout
+    found = page.evaluate(LEGEND_CLASHES)
+    titles = " ".join(f["title"] for f in found)
+    assert "rec_loss" in titles and "Learning rate" in titles, titles  # metric panels and the lr panel have legends
+    for f in found:
+        assert f["titles"] and f["ticks"], f  # the axis texts were found: the checks below can fail
+        assert f["legend_on_axis"] == 0 and f["title_on_ticks"] == 0 and f["inside"], f
+    shot(page, f"events-legends-{width}")
