@@ -389,7 +389,10 @@ class RunStore:
                 col = cols[keys[j]] if in_place else t.writable(keys[j], first_target)
                 col[t.n: n_after] = values[j]  # NaN where the line lacks the key
         elif used:
-            merged, has_first = _scan.merge_lines(values, present, np.asarray(used, np.int64), new, merge_first)
+            # contiguous copies (a few KB live): one compiled signature, which `make install` warms; a view's
+            # layout ('A', or 'F' for one line) compiled a variant of its own at a live page's first refresh
+            merged, has_first = _scan.merge_lines(np.ascontiguousarray(values), np.ascontiguousarray(present),
+                                                  np.asarray(used, np.int64), new, merge_first)
             shift = 1 if merge_first else 0
             for a, j in enumerate(used):
                 if shift and has_first[a]:  # the chunk's first lines complete the last record

@@ -8,6 +8,8 @@ from __future__ import annotations
 import itertools
 import os
 import stat
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -276,3 +278,42 @@ def test_a_symlink_inside_a_run_folder_is_not_followed(tmp_path):
     single = tmp_path / "single.log"
     single.symlink_to(secret)  # a single-file run the caller chose (the resolver checked the link)
     assert steps(open_run(single)) == [999]
+
+
+WARM_CHECK = r'''
+import os, sys
+from radiodash import _scan
+from radiodash.reader import Limits
+from radiodash.run import open_run, warm_compiled_code
+from radiodash.simulate import SimConfig, render
+from radiodash.tfevents import _kernel
+warm_compiled_code()
+kernels = [getattr(m, n) for m in (_scan, _kernel) for n in dir(m) if hasattr(getattr(m, n), "signatures")]
+before = [list(k.signatures) for k in kernels]
+files, _ = render(SimConfig(train_num_steps=60_000, log_freq=10, grad_accum=int(sys.argv[2]), seed=3, events=True))
+for name, data in files.items():
+    with open(os.path.join(sys.argv[1], name), "wb") as f:
+        f.write(data)
+# a log over the read block, in halves: how a log over 8 MB is read, at a 1 MB scale
+run = open_run(sys.argv[1], limits=Limits(read_block=1 << 20, parallel_bytes=1 << 17))
+log = sorted(p for p in os.listdir(sys.argv[1]) if p.endswith(".log"))[-1]
+lines = open(os.path.join(sys.argv[1], log), "rb").read().splitlines(keepends=True)
+steps = [ln for ln in lines if b"[Train Step]" in ln]
+for k in range(1, 4):  # live refreshes: one line, then a step's two lines, then three
+    with open(os.path.join(sys.argv[1], log), "ab") as f:
+        f.writelines(steps[-k:])
+    run.refresh()
+assert len(run.snapshot().frame) > 2_000 and len(run.snapshot().events) > 20_000
+print("NEW:", [k.__name__ for k, b in zip(kernels, before) if list(k.signatures) != b])
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_the_install_warm_up_compiles_what_a_big_log_and_live_refreshes_need(tmp_path, accumulation):
+    """`make install` warms the compiled code (`warm_compiled_code`): a variant it misses compiles for
+    seconds in front of a user (a writable read buffer once made the first log over 8 MB wait ~5 s)."""
+    out = subprocess.run([sys.executable, "-c", WARM_CHECK, str(tmp_path), str(accumulation)], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "NEW: []" in out.stdout, out.stdout
