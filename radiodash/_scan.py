@@ -559,7 +559,6 @@ class ScanResult:
 
 
 PARALLEL_BYTES = 1 << 20  # blocks larger than this are scanned as two halves on two threads
-SMALL_BYTES = 1 << 16  # blocks up to this size have their lines counted instead of estimated
 _pool = None
 
 
@@ -579,18 +578,14 @@ def _estimate_lines(buf: np.ndarray) -> int:
     return int(buf.size * per_byte * 1.2) + 64
 
 
-def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np.ndarray | None = None,
-              lines: int | None = None) -> ScanResult:
-    """Scan all complete lines of buf; rescan when columns, lines or nan/inf room ran out.
-
-    `lines`: the exact number of lines when the caller counted them (a small live block), else estimated.
-    """
+def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np.ndarray | None = None) -> ScanResult:
+    """Scan all complete lines of buf; rescan when columns, lines or nan/inf room ran out."""
     if buf.size and buf[-1] != 10:  # the scanner reads up to a newline without bounds checks
         raise ValueError("the scanner takes complete lines: data must end with a newline")
     known = int(keys.nkeys[0])
     width = known + 2 if known else 16  # each spare row costs a NaN-filled row per line
     nf_cap = 64
-    n = _estimate_lines(buf) if lines is None else lines
+    n = _estimate_lines(buf)
     while True:
         res = ScanResult(n, width, nf_cap)
         stop, lines, res.steps_read = res.run(buf, keys, insert, next_kid)
@@ -639,8 +634,6 @@ def scan_parts(data: bytes | memoryview, keys: KeyTable,
     0.30 s against 0.29 s (no gain: its Python-side merge dominates). Kept for the first layout.
     """
     buf = _as_array(data)
-    if buf.size <= min(SMALL_BYTES, parallel_bytes):  # a live refresh: count its lines exactly (bytes.count), no estimate, no trim
-        return [(0, buf.size, _scan_one(buf, keys, lines=(data if isinstance(data, bytes) else bytes(data)).count(b"\n")))]
     mid = _middle(buf) if buf.size > parallel_bytes and int(keys.nkeys[0]) else 0
     if not mid:
         return [(0, buf.size, _scan_one(buf, keys))]
