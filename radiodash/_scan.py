@@ -630,8 +630,10 @@ def scan_parts(data: bytes | memoryview, keys: KeyTable,
 
     Measured on the ingest benchmark (1,000,000 lines, 7 interleaved runs each, on this 2-core
     machine with other work running, load average 2): one line per step 0.24 s against 0.31 s
-    single-threaded (best), 0.41 s against 0.54 s (median) — 23–25 % faster; with accumulation 2,
-    0.30 s against 0.29 s (no gain: its Python-side merge dominates). Kept for the first layout.
+    single-threaded (best), 0.41 s against 0.54 s (median) — 23–25 % faster; with accumulation 2 it
+    gained nothing then (its merge ran in Python), and since the merge is compiled (`merge_lines`):
+    0.53 s against 0.68 s (best), 0.56 s against 0.80 s (median), one line per step 0.57 s against
+    0.66 s (best) in the same idle run — kept for both layouts.
     """
     buf = _as_array(data)
     mid = _middle(buf) if buf.size > parallel_bytes and int(keys.nkeys[0]) else 0
