@@ -183,7 +183,7 @@ def main() -> int:
         print(f"  ratio of medians ours/baseline:  {statistics.median(ours) / statistics.median(base):.2f}x")
         demo = demo_goes_live(browser)
         print(f"the built-in demo: its latest step moves on its own {demo:.1f} s after `streamlit run` "
-              f"(README: within 15 s); baseline, the trivial app's first metric: {base_start:.1f} s "
+              f"(the README gives it for a fresh clone); baseline, the trivial app's first metric: {base_start:.1f} s "
               f"({demo / base_start:.1f}x)")
 
         if not args.skip_big:
