@@ -370,7 +370,6 @@ class RunStore:
         t.line[idx] = chunk.line[firsts]
         present = chunk.present[:, rows]
         values = chunk.values[:, rows]
-        first_target = t.n - 1 if merge_first else t.n
         used = chunk.used if isinstance(rows, slice) else np.flatnonzero(present.any(axis=1)).tolist()
         keys = chunk.keys
         cols = t.cols
@@ -383,11 +382,9 @@ class RunStore:
             for key, col in cols.items():
                 if key not in used_keys:
                     col[t.n: n_after] = np.nan  # no line of this chunk has the key
-        in_place = first_target >= t.published  # no row written below is in a published snapshot
-        if one_line_per_record:
+        if one_line_per_record:  # only new rows are written (none merges into the last record): no copy
             for j in used:
-                col = cols[keys[j]] if in_place else t.writable(keys[j], first_target)
-                col[t.n: n_after] = values[j]  # NaN where the line lacks the key
+                cols[keys[j]][t.n: n_after] = values[j]  # NaN where the line lacks the key
         elif used:
             # contiguous copies (a few KB live): one compiled signature, which `make install` warms; a view's
             # layout ('A', or 'F' for one line) compiled a variant of its own at a live page's first refresh
@@ -396,7 +393,7 @@ class RunStore:
             shift = 1 if merge_first else 0
             for a, j in enumerate(used):
                 if shift and has_first[a]:  # the chunk's first lines complete the last record
-                    col = cols[keys[j]] if in_place else t.writable(keys[j], t.n - 1)
+                    col = t.writable(keys[j], t.n - 1)  # copied first if a snapshot holds that record
                     col[t.n - 1] = merged[a, 0]
                 else:  # only new rows are written: a published column is not copied
                     col = cols[keys[j]]
