@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import stat as _stat
+import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Hashable, Iterable, Protocol, runtime_checkable
@@ -191,15 +192,18 @@ def open_local(path: str, *, follow_symlink: bool = True) -> LocalHandle | None:
     return LocalHandle(fd, st)
 
 
-def regular_stat(path: str, entry: os.DirEntry | None = None) -> FileStat | None:
-    """The stat of a regular file (following a symlink), or None for anything else — never raises."""
+def regular_stat(path: str, entry: os.DirEntry | None = None, *, follow: bool = True) -> FileStat | None:
+    """The stat of a regular file (following a symlink unless `follow` is off), or None for anything
+    else — never raises."""
     try:
-        st = entry.stat() if entry is not None else os.stat(path)
+        st = entry.stat() if entry is not None else os.stat(path, follow_symlinks=follow)
     except (OSError, ValueError):  # dangling link, loop, vanished, name too long
         return None
-    if not _stat.S_ISREG(st.st_mode):
-        return None
-    return FileStat(st.st_size, st.st_mtime, (st.st_dev, st.st_ino))
+    return _file_stat(st)
+
+
+def _file_stat(st: os.stat_result) -> FileStat | None:
+    return FileStat(st.st_size, st.st_mtime, (st.st_dev, st.st_ino)) if _stat.S_ISREG(st.st_mode) else None
 
 
 def run_files(found: Iterable[Entry]) -> list[Entry]:
@@ -211,6 +215,24 @@ def run_files(found: Iterable[Entry]) -> list[Entry]:
     return files
 
 
+#: A folder's listing is reused only while the folder's mtime is unchanged, and only when that mtime was at
+#: least this much older than the listing: a file created in the same timestamp tick as the change before it
+#: (filesystems keep mtimes as coarse as 1–2 s) leaves the mtime as it was, so a listing taken within that
+#: tick may miss it.
+SETTLED_NS = 2_000_000_000
+#: …and never for longer than this: whatever a filesystem does with a folder's mtime, a new file shows up.
+RELIST_NS = 10_000_000_000
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """The names and kinds a folder listing found, and the folder's state when it was taken."""
+
+    folder: tuple[int, int, int]  # st_dev, st_ino, st_mtime_ns
+    taken_ns: int
+    files: tuple[tuple[str, FileKind], ...]
+
+
 class LocalSource:
     """A log file or a results folder on this machine.
 
@@ -218,11 +240,16 @@ class LocalSource:
     (a console capture such as `nohup.out`). A single file is the run by itself. A symlink inside
     a run folder is never followed (listed or opened): the folder was checked to be under the
     served root, what its links point to was not.
+
+    A live refresh mostly finds the same files grown: creating, deleting or renaming a file changes
+    the folder's mtime, so while it is unchanged the last listing's names are only stat'ed again
+    (a listing with the kind of every name was ~12 % of a 100-line refresh on the ingest benchmark).
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.location = os.path.abspath(os.fspath(path))
         self.name = os.path.basename(self.location.rstrip("/")) or self.location
+        self._listing: _Listing | None = None
 
     @property
     def watch_dirs(self) -> tuple[str, ...]:
@@ -232,13 +259,20 @@ class LocalSource:
     def discover(self) -> list[Entry]:
         """One listing. Files in name order within each kind (launch files are named by their minute)."""
         try:
+            folder = os.stat(self.location)
+            if not _stat.S_ISDIR(folder.st_mode):
+                st = _file_stat(folder)
+                return [] if st is None else [Entry(self.location, FileKind.LOG, st)]
+            state = (folder.st_dev, folder.st_ino, folder.st_mtime_ns)
+            now = time.time_ns()
+            seen = self._listing
+            if seen is not None and seen.folder == state and now - seen.taken_ns < RELIST_NS:
+                return [Entry(path, kind, st) for path, kind in seen.files
+                        if (st := regular_stat(path, follow=False)) is not None]
             it = os.scandir(self.location)
-        except NotADirectoryError:
-            st = regular_stat(self.location)
-            return [] if st is None else [Entry(self.location, FileKind.LOG, st)]
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        except OSError as e:  # unreadable right now: nothing new, said once per refresh by the caller
+        except (OSError, ValueError) as e:  # unreadable right now: nothing new, said once per refresh by the caller
             log.debug("cannot list %s: %s", self.location, e)
             return []
         found: list[Entry] = []
@@ -250,7 +284,11 @@ class LocalSource:
                 st = regular_stat(e.path, e)
                 if st is not None:
                     found.append(Entry(e.path, kind, st))
-        return run_files(found)
+        files = run_files(found)
+        # the folder's mtime was read before the listing: a change during or after it shows as a new mtime
+        settled = now - folder.st_mtime_ns >= SETTLED_NS
+        self._listing = _Listing(state, now, tuple((e.path, e.kind) for e in files)) if settled else None
+        return files
 
     def open(self, path: str) -> LocalHandle | None:
         """See `open_local`; a file inside the run folder is opened without following a symlink."""

@@ -280,6 +280,64 @@ def test_a_symlink_inside_a_run_folder_is_not_followed(tmp_path):
     assert steps(open_run(single)) == [999]
 
 
+
+# ---------------------------------------------------------------------------- a folder's listing, reused
+
+
+def _age(folder, seconds: float = 3600.0) -> int:
+    """Set a folder's mtime back (a results folder whose files were all created long ago); returns it in ns."""
+    ns = os.stat(folder).st_mtime_ns - int(seconds * 1e9)
+    os.utime(folder, ns=(ns, ns))
+    return ns
+
+
+def test_a_settled_folders_files_still_show_every_change(tmp_path):
+    log = tmp_path / "2025-08-15-20-41_.log"
+    log.write_bytes(HEADER.encode() + line(0))
+    (tmp_path / "sample-1.png").write_bytes(b"\x89PNG")
+    _age(tmp_path)
+    src = LocalSource(tmp_path)
+    assert [e.name for e in src.discover()] == ["2025-08-15-20-41_.log", "sample-1.png"]
+    with open(log, "ab") as f:  # appends and in-place writes leave the folder's mtime alone
+        f.write(line(10))
+    (tmp_path / "sample-1.png").write_bytes(b"\x89PNG" + b"\0" * 100)
+    sizes = {e.name: e.stat.size for e in src.discover()}
+    assert sizes == {log.name: log.stat().st_size, "sample-1.png": 104}
+    (tmp_path / "2025-08-15-21-00_.log").write_bytes(line(20))  # a new launch
+    (tmp_path / "sample-1.png").unlink()
+    assert [e.name for e in src.discover()] == ["2025-08-15-20-41_.log", "2025-08-15-21-00_.log"]
+    run = Run(src)
+    run.refresh()
+    assert steps(run) == [0, 10, 20]
+
+
+def test_a_file_created_in_the_same_mtime_tick_as_the_listed_change_is_not_missed(tmp_path):
+    # Filesystems keep a folder's mtime as coarse as 1-2 s: two creations in one tick leave one mtime.
+    (tmp_path / "2025-08-15-20-41_.log").write_bytes(HEADER.encode() + line(0))
+    tick = os.stat(tmp_path).st_mtime_ns
+    src = LocalSource(tmp_path)
+    assert len(src.discover()) == 1  # listed right after a change: not trusted to stay complete
+    (tmp_path / "2025-08-15-21-00_.log").write_bytes(line(20))
+    os.utime(tmp_path, ns=(tick, tick))  # the same tick as the first creation
+    assert [e.name for e in src.discover()] == ["2025-08-15-20-41_.log", "2025-08-15-21-00_.log"]
+
+
+def test_a_reused_listing_is_taken_again_after_a_while_whatever_the_mtime_says(tmp_path):
+    import dataclasses
+
+    from radiodash.source import RELIST_NS
+
+    (tmp_path / "2025-08-15-20-41_.log").write_bytes(HEADER.encode() + line(0))
+    old = _age(tmp_path)
+    src = LocalSource(tmp_path)
+    assert len(src.discover()) == 1
+    (tmp_path / "2025-08-15-21-00_.log").write_bytes(line(20))
+    os.utime(tmp_path, ns=(old, old))  # a filesystem that did not move the folder's mtime
+    assert len(src.discover()) == 1  # the price of reusing a listing, for at most RELIST_NS
+    src._listing = dataclasses.replace(src._listing, taken_ns=src._listing.taken_ns - RELIST_NS)  # time passes
+    assert len(src.discover()) == 2
+
+
 WARM_CHECK = r'''
 import os, sys
 from radiodash import _scan
