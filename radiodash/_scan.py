@@ -530,6 +530,32 @@ class ScanResult:
         self.nf_count = np.zeros(1, np.int64)
         self.missed = np.zeros(1, np.int8)
         self.steps_read = 0  # lines of kind TRAIN or VAL: when it is n, Python has no line to look at
+        self._full = (self.kinds, self.starts, self.ends, self.steps, self.totals, self.times, self.values, self.present)
+
+    @property
+    def capacity(self) -> int:
+        """Lines these arrays can hold (`n` is how many the last scan filled)."""
+        return self._full[0].size
+
+    def reuse(self, n: int, width: int) -> bool:
+        """Make these arrays ready for another scan of at most n lines and `width` keys, if they can hold it.
+
+        Only the cells the last scan may have written are reset. The caller must be done with every
+        array of the last result (a parsed chunk holds views of them until the store copied it).
+        """
+        kinds, starts, ends, steps, totals, times, values, present = self._full
+        if n > kinds.size or width > values.shape[0]:
+            return False
+        used = self.n
+        values[:, :used] = np.nan
+        present[:, :used] = False
+        self.n = kinds.size
+        self.kinds, self.starts, self.ends, self.steps, self.totals, self.times = kinds, starts, ends, steps, totals, times
+        self.values, self.present = values, present
+        self.nf_count[0] = 0
+        self.missed[0] = 0
+        self.steps_read = 0
+        return True
 
     def run(self, buf: np.ndarray, keys: "KeyTable", insert: bool = True,
             next_kid: np.ndarray | None = None) -> tuple[int, int, int]:
@@ -578,8 +604,12 @@ def _estimate_lines(buf: np.ndarray) -> int:
     return int(buf.size * per_byte * 1.2) + 64
 
 
-def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np.ndarray | None = None) -> ScanResult:
-    """Scan all complete lines of buf; rescan when columns, lines or nan/inf room ran out."""
+def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np.ndarray | None = None,
+              spare: ScanResult | None = None) -> ScanResult:
+    """Scan all complete lines of buf; rescan when columns, lines or nan/inf room ran out.
+
+    `spare`: an earlier result whose arrays may be reused (see `ScanResult.reuse`).
+    """
     if buf.size and buf[-1] != 10:  # the scanner reads up to a newline without bounds checks
         raise ValueError("the scanner takes complete lines: data must end with a newline")
     known = int(keys.nkeys[0])
@@ -587,11 +617,12 @@ def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np
     nf_cap = 64
     n = _estimate_lines(buf)
     while True:
-        res = ScanResult(n, width, nf_cap)
+        res = spare if spare is not None and spare.reuse(n, width) else ScanResult(n, width, nf_cap)
+        spare = None
         stop, lines, res.steps_read = res.run(buf, keys, insert, next_kid)
-        if int(keys.nkeys[0]) > width:
+        if int(keys.nkeys[0]) > res.values.shape[0]:
             width = int(keys.nkeys[0]) + 8
-        elif res.nf_count[0] > nf_cap:
+        elif res.nf_count[0] > res.nf_line.size:
             nf_cap = int(res.nf_count[0])
         elif stop < buf.size:  # more lines than estimated: count them exactly (rare)
             n = int(np.count_nonzero(buf == 10))
@@ -619,8 +650,8 @@ def _middle(buf: np.ndarray) -> int:
     return nl + 1 if found and nl + 1 < buf.size else 0
 
 
-def scan_parts(data: bytes | memoryview, keys: KeyTable,
-               parallel_bytes: int = PARALLEL_BYTES) -> list[tuple[int, int, ScanResult]]:
+def scan_parts(data: bytes | memoryview, keys: KeyTable, parallel_bytes: int = PARALLEL_BYTES,
+               spare: ScanResult | None = None) -> list[tuple[int, int, ScanResult]]:
     """Scan complete lines; returns (start, end, result) per part, in order.
 
     A large block is cut at a newline and its two halves scanned at once on two threads
@@ -638,7 +669,7 @@ def scan_parts(data: bytes | memoryview, keys: KeyTable,
     buf = _as_array(data)
     mid = _middle(buf) if buf.size > parallel_bytes and int(keys.nkeys[0]) else 0
     if not mid:
-        return [(0, buf.size, _scan_one(buf, keys))]
+        return [(0, buf.size, _scan_one(buf, keys, spare=spare))]
     # the second thread predicts keys with its own table: no shared cache line written by both
     fut = _executor().submit(_scan_one, buf[mid:], keys, False, keys.next_kid.copy())
     a = _scan_one(buf[:mid], keys, False)

@@ -102,7 +102,7 @@ class LogReader(_FileReader):
         for item in self.tail.read(source, buffer):
             if isinstance(item, Lines):
                 # each chunk is applied before the next is asked for: a reused buffer stays valid
-                for parsed in self.parser.feed_parts(item.data, self.line):
+                for parsed in self.parser.feed_parts(item.data, self.line, reuse=buffer is not None):
                     self.line += parsed.lines
                     yield parsed
             elif isinstance(item, LongLine):

@@ -185,11 +185,11 @@ def test_a_run_whose_read_failed_is_read_again_from_its_start(root, monkeypatch)
     real = parse.Parser.feed_parts
     calls = {"n": 0}
 
-    def failing(self, data, first_line):
+    def failing(self, data, first_line, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise SystemError("an unexpected parser error")
-        return real(self, data, first_line)
+        return real(self, data, first_line, **kwargs)
 
     monkeypatch.setattr(parse.Parser, "feed_parts", failing)
     fleet = Fleet([root / "vae"])
