@@ -450,6 +450,8 @@ def test_the_live_page_without_a_run_is_the_overview_of_both_roots(page_roots):
     assert frame["machine"].tolist() == [HOST] * 4
     assert frame["progress"].tolist() == [pytest.approx(0.3), pytest.approx(0.5), 1.0, 1.0]
     assert frame["open"].tolist() == [f"/?run={n}" for n in frame["run"]]
+    assert frame["ETA (h)"].isna().tolist() == [True, False, True, True]  # live runs only
+    assert at.dataframe[0].proto.placeholder == "—"  # what those cells show (the default is the word "None")
     assert not at.warning
 
 

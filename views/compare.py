@@ -92,6 +92,6 @@ for rel, snap, a in runs:
     rows.append(row)
 table = pd.DataFrame(rows)
 values = tuple(c for c in table.columns if c.startswith(("final ", "best ")) and c != "best at step")
-st.dataframe(tables.at_log_precision(table, values), hide_index=True, width="stretch",
+st.dataframe(tables.at_log_precision(table, values), hide_index=True, width="stretch", placeholder=tables.MISSING,
              column_config=tables.column_config(table, steps=("latest step", "of", "switch-on step", "best at step"),
                                                 values=values))

@@ -144,7 +144,7 @@ def panels(snap) -> None:
     with st.expander(f"Configuration — {STAGES.get(a.stage or '', 'stage unknown')}"):
         conf = tables.config_rows(snap.config, a.stage)
         if len(conf):
-            st.dataframe(conf, hide_index=True, width="stretch", height=36 * (len(conf) + 1) + 4)
+            st.dataframe(conf, hide_index=True, width="stretch", placeholder=tables.MISSING, height=36 * (len(conf) + 1) + 4)
         else:
             st.text("The log has no configuration header.")
 
@@ -202,7 +202,7 @@ def panels(snap) -> None:
     st.subheader("Checkpoints" + where)
     ck = tables.checkpoints_view(a.checkpoint_files, selection.rel, rng)
     if len(ck):
-        st.dataframe(ck, hide_index=True, width="stretch", column_config={
+        st.dataframe(ck, hide_index=True, width="stretch", placeholder=tables.MISSING, column_config={
             **tables.column_config(ck, steps=("milestone", "step"), times=(tables.WRITTEN,)),
             "sample": st.column_config.LinkColumn("sample", display_text="open on Samples",
                                                   help="This milestone's sample images (the Samples page)")})
@@ -210,7 +210,7 @@ def panels(snap) -> None:
         st.caption("No checkpoint in these steps yet.")
     with st.expander("Events" + where):
         ev = tables.events_table(a.events, rng)
-        st.dataframe(ev, hide_index=True, width="stretch",
+        st.dataframe(ev, hide_index=True, width="stretch", placeholder=tables.MISSING,
                      column_config=tables.column_config(ev, steps=("step",), times=("time",)))
     lo, hi = rng if rng else (None, None)
     st.download_button(f"Steps in view as CSV{where}", lambda: table_csv(snap, lo, hi),

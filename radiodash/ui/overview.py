@@ -16,7 +16,7 @@ import streamlit as st
 
 from ..fleet import STATE_ORDER, Fleet, overview_frame, state_counts
 from ..text import duration, md_escape
-from . import access, notifications
+from . import access, notifications, tables
 from .settings import Settings
 
 #: Seconds between the fleet's scans (and the table's redraws); RADIODASH_OVERVIEW_INTERVAL changes it.
@@ -71,10 +71,10 @@ def _table(s: Settings) -> None:
     fleet = shared_fleet(s)
     summaries = fleet.summaries()
     machines = sorted({r.machine for r in s.roots})
-    c1, c2 = st.columns([3, 2])
-    states = c1.pills("State", STATE_ORDER, selection_mode="multi", key="ov_state", bind="query-params",
+    # one group above the other: side by side, the six State pills were cut off in an 800 px window
+    states = st.pills("State", STATE_ORDER, selection_mode="multi", key="ov_state", bind="query-params",
                       help="Show only runs in these states (none chosen: every run).")
-    chosen = c2.pills("Machine", machines, selection_mode="multi", key="ov_machine", bind="query-params",
+    chosen = st.pills("Machine", machines, selection_mode="multi", key="ov_machine", bind="query-params",
                       help="Show only runs on these machines (none chosen: every machine).")
     shown = [x for x in summaries if (not states or x.state in states) and (not chosen or x.machine in chosen)]
     counts = state_counts(summaries)
@@ -94,7 +94,7 @@ def _table(s: Settings) -> None:
         return
     frame = overview_frame(shown, link)
     event = st.dataframe(
-        frame, hide_index=True, width="stretch", key="ov_table", on_select="rerun", selection_mode="single-row",
+        frame, hide_index=True, width="stretch", key="ov_table", placeholder=tables.MISSING, on_select="rerun", selection_mode="single-row",
         column_config={
             "run": st.column_config.TextColumn("run", help="Its name in the address (`?run=`)."),
             "step": st.column_config.NumberColumn("step", format="localized", help="The latest logged step."),

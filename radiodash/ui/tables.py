@@ -15,6 +15,8 @@ from ..analysis import Alert, Event, Phase
 from ..model import config_value
 from ..text import duration, log_number
 
+#: What a table cell shows for a value that does not exist (st.dataframe's default is the word "None").
+MISSING = "—"
 SEVERITY_ORDER = ("error", "warning", "info")
 SEVERITY_WORDS = {"error": ("error", "errors"), "warning": ("warning", "warnings"), "info": ("note", "notes")}
 
@@ -25,7 +27,7 @@ SEVERITY_WORDS = {"error": ("error", "errors"), "warning": ("warning", "warnings
 def plain_value(v: Any) -> str:
     """A config value as a person writes it: 5e-06, [1, 2, 4], radio, True, — for None (no Python reprs)."""
     if v is None:
-        return "—"
+        return MISSING
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, int):

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
+from radiodash.fleet import STATE_ORDER
 from radiodash.simulate import SimConfig, write_run
 from sshd import sshd  # noqa: F401 - pytest fixture
 
@@ -111,6 +112,10 @@ def pill(page, group: str, name: str):
         "button", name=name, exact=True)
 
 
+UNCOVERED_JS = """el => { const r = el.getBoundingClientRect();
+    return el.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }"""
+
+
 def tick_row(page, run: str) -> None:
     """Click the checkbox of `run`'s row, on the canvas, as a user does."""
     (index,) = [r["_index"] for r in rows(page) if r["run"] == run]
@@ -135,6 +140,9 @@ def test_the_overview_of_a_local_and_an_ssh_root(fleet_server, browser, width):
         assert got["gpu-results/done2"] == ("127.0.0.1", "finished", "19900")
         assert got["gpu-results/live7"][:2] == ("127.0.0.1", "live")
         expect(page.get_by_text("Some runs may be missing")).to_have_count(0)
+        # every pill can be seen and clicked where it is drawn (side by side, State's were cut off at 800 px)
+        assert {name: pill(page, "State", name).evaluate(UNCOVERED_JS) for name in STATE_ORDER} == dict.fromkeys(STATE_ORDER, True)
+        assert pill(page, "Machine", "127.0.0.1").evaluate(UNCOVERED_JS)
         shot(page, f"overview-{width}")
 
         # the live run's step moves on screen, with no reload
