@@ -39,6 +39,7 @@ class Run:
         self.reader_factories = dict(readers)
         self.store = RunStore(self.path, self.name)
         self.readers: dict[str, Reader] = {}
+        self._reading_order: list[str] = []  # the readers' paths: logs first, then event files, each in name order
         self.entries: list[Entry] = []  # the source's last listing (every kind: samples, checkpoints…)
         self._lock = threading.Lock()
         self._sized = False
@@ -60,20 +61,21 @@ class Run:
                 make = self.reader_factories.get(e.kind)
                 if make is not None and e.path not in self.readers:
                     self.readers[e.path] = make(e.path, self.limits)
-            total = sum(e.stat.size for e in entries if e.kind is FileKind.LOG and e.path in self.readers)
+                    self._reading_order = sorted(self.readers, key=lambda p: (self._order(p), p))
             listed = {e.path: e.stat for e in entries}
             buffer = self.limits.buffer()
             added = 0
             try:
                 # a reader's chunk is applied before the next is asked for: the shared buffer stays valid
-                for path in sorted(self.readers, key=lambda p: (self._order(p), p)):
+                for path in self._reading_order:
                     st = listed.get(path)
                     if st is not None and st.size and self._read_as.get(path) == st:
                         continue  # unchanged since its last read (size, mtime, identity): the listing suffices
                     for item in self.readers[path].read(self.source, buffer):
                         new = self.store.apply(item)
-                        if new and not self._sized:
-                            self._presize(total, item.nbytes, new)  # only a parsed chunk adds records
+                        if new and not self._sized:  # only a parsed chunk adds records
+                            self._presize(sum(e.stat.size for e in entries if e.kind is FileKind.LOG and e.path in self.readers),
+                                          item.nbytes, new)
                         added += new
                     if st is not None:
                         self._read_as[path] = st
