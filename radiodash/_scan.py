@@ -537,14 +537,14 @@ class ScanResult:
         """Lines these arrays can hold (`n` is how many the last scan filled)."""
         return self._full[0].size
 
-    def reuse(self, n: int, width: int) -> bool:
-        """Make these arrays ready for another scan of at most n lines and `width` keys, if they can hold it.
+    def reuse(self, width: int) -> bool:
+        """Make these arrays ready for another scan (of at most `capacity` lines), if they hold `width` keys.
 
         Only the cells the last scan may have written are reset. The caller must be done with every
         array of the last result (a parsed chunk holds views of them until the store copied it).
         """
         kinds, starts, ends, steps, totals, times, values, present = self._full
-        if n > kinds.size or width > values.shape[0]:
+        if width > values.shape[0]:
             return False
         used = self.n
         values[:, :used] = np.nan
@@ -597,9 +597,12 @@ def _executor():
     return _pool
 
 
+_SAMPLE_BYTES = 1 << 16
+
+
 def _estimate_lines(buf: np.ndarray) -> int:
     """Room for the lines of buf, from the newline density of its first 64 KiB (no full count)."""
-    sample = buf[: 1 << 16]
+    sample = buf[:_SAMPLE_BYTES]
     per_byte = (int(np.count_nonzero(sample == 10)) + 1) / max(sample.size, 1)
     return int(buf.size * per_byte * 1.2) + 64
 
@@ -615,19 +618,22 @@ def _scan_one(buf: np.ndarray, keys: KeyTable, insert: bool = True, next_kid: np
     known = int(keys.nkeys[0])
     width = known + 2 if known else 16  # each spare row costs a NaN-filled row per line
     nf_cap = 64
-    n = _estimate_lines(buf)
+    # a small block goes into the spare's arrays as far as they reach, without an estimate first
+    res = spare if spare is not None and buf.size <= _SAMPLE_BYTES and spare.reuse(width) else None
+    n = res.capacity if res is not None else _estimate_lines(buf)
     while True:
-        res = spare if spare is not None and spare.reuse(n, width) else ScanResult(n, width, nf_cap)
-        spare = None
+        if res is None:
+            res = ScanResult(n, width, nf_cap)
         stop, lines, res.steps_read = res.run(buf, keys, insert, next_kid)
         if int(keys.nkeys[0]) > res.values.shape[0]:
             width = int(keys.nkeys[0]) + 8
         elif res.nf_count[0] > res.nf_line.size:
             nf_cap = int(res.nf_count[0])
-        elif stop < buf.size:  # more lines than estimated: count them exactly (rare)
-            n = int(np.count_nonzero(buf == 10))
+        elif stop < buf.size:  # more lines than there was room for: count them (rare), with room to grow
+            n = int(np.count_nonzero(buf == 10) * 1.2) + 64
         else:
             return res.trim(lines)
+        res = None
 
 
 def _as_array(data: bytes | bytearray | memoryview) -> np.ndarray:

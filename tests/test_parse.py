@@ -444,3 +444,32 @@ def test_a_config_header_survives_pythons_ast_thread_race(monkeypatch):
     monkeypatch.setattr(parse.ast, "literal_eval", racing)
     s = parse_text(CFG + "\n" + GEN + "\n")
     assert calls["n"] == 2 and s.segments[0].config["trainer"]["train_num_steps"] == 150000
+
+
+def test_reused_scan_arrays_grow_for_a_bigger_block_and_leave_nothing_behind():
+    """A live run's parser builds each small block's chunk on the last one's arrays (`reuse`): a block with more
+    lines than they hold is read whole, and a key of an earlier block never shows on a later line without it
+    (nor, under gradient accumulation, blanks the value the step's other line gave)."""
+    parser, store = Parser("run.log"), RunStore("run.log", "run.log")
+
+    def at(line: str, step: int) -> bytes:
+        return (line.replace("35000/", f"{step}/") + "\n").encode()
+
+    blocks = [[at(GEN, 0), at(DISC, 0)], [at(GEN, 10 * i) for i in range(1, 201)],  # 200 lines: ~56 KB, a small block
+              [at(GEN, 2010), at(GEN, 2020)],
+              [at(DISC, 2030), at(GEN, 2040)],  # the DISC line's row held GEN values a block ago
+              [at(GEN, 2050), at(GEN, 2060)],
+              [at(GEN, 2070), at(DISC, 2070)]]  # one step, two lines: the DISC line's row held GEN keys a block ago
+    first = 1
+    for lines in blocks:
+        data = b"".join(lines)
+        assert len(data) <= 1 << 16
+        for parsed in parser.feed_parts(data, first, reuse=True):
+            store.ingest(parsed)
+            first += parsed.lines
+    f = store.snapshot().frame.set_index("step")
+    assert f.index.tolist() == list(range(0, 2080, 10))
+    total, disc = f["train/total_loss"], f["train/disc_loss"]
+    assert total.isna().tolist() == [step == 2030 for step in f.index]
+    assert disc.notna().tolist() == [step in (0, 2030, 2070) for step in f.index]
+    assert total[2070] == 1811.20437 and disc[2070] == 0.69315
