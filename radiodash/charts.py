@@ -42,6 +42,14 @@ MAX_POINTS = 1000
 MAX_LOG_DOTS = 300
 
 
+# Margins of a panel whose x axis takes `automargin` (`_legend_below` without `fixed`): a margin smaller than
+# what the axis draws there makes the browser lay the whole figure out a second time. The last step's tick label
+# ('150k') reaches 27 px past the plot on the right; below it, the tick labels and the axis title take 53 px,
+# then the legend's padding and rows.
+AUTOMARGIN_R = 28
+LEGEND_BASE, LEGEND_ROW = 56, 19
+
+
 def _log_points(max_points: int, as_dots: bool) -> int:
     """How many of the log's records a trace draws: capped at MAX_LOG_DOTS when drawn as dots over a curve."""
     return min(max_points, MAX_LOG_DOTS) if as_dots else max_points
@@ -453,12 +461,16 @@ def _legend_below(fig: go.Figure, rows: int = 1, *, fixed: bool = False) -> None
     window: ~230 px), so the margin holds it and the axes need no `automargin`, which draws a figure twice
     in the browser: the metric panels of an event run's page drew in ~half the time without it (Plotly.js,
     the page's ten figures alone). Otherwise (legends whose wrapping depends on the width) the x axis
-    takes `automargin`, else its title is squeezed onto its tick labels.
+    takes `automargin`, else its title is squeezed onto its tick labels; `rows` is then what the legend wraps to
+    in a 1400 px window (two columns of ~460 px), where the figure is then laid out once (not twice).
     """
     fig.update_layout(legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0,
                                   xref="container" if fixed else "paper"),
-                      margin=dict(b=52 + 19 * rows))
+                      margin=dict(b=LEGEND_BASE + LEGEND_ROW * rows))
     if not fixed:
+        # margins that already hold the axis and `rows` rows of legend: automargin then changes nothing and
+        # the figure is laid out once; only a legend wrapping to more rows (a narrower column) widens them
+        fig.update_layout(margin=dict(r=max(AUTOMARGIN_R, fig.layout.margin.r or 0)))
         fig.update_xaxes(automargin=True)
 
 
@@ -644,7 +656,7 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 460, *, x: str 
     fig = _layout(fig, "Discriminator", height, _revision(snap, "disc", ax, step_range, source))
     fig.update_layout(showlegend=bool(third))
     if third:
-        _legend_below(fig, 2)
+        _legend_below(fig, 4)  # up to 8 entries, two a row at ~460 px (more rows when narrower: automargin)
     return fig
 
 
@@ -782,7 +794,8 @@ def decomposition_figure(snap: Snapshot, analysis, height: int = 480, *, x: str 
     fig.update_xaxes(title_text=ax.title, row=2, col=1)
     _step_axis_range(fig, snap, ax, step_range, axes=("xaxis", "xaxis2"))
     _layout(fig, "Loss decomposition (log)", height, _revision(snap, "decomp", ax, step_range))
-    _legend_below(fig, 3)
+    fig.update_layout(margin=dict(l=70))  # the residual's title beside its tick labels ('-5e-06'): 66 px
+    _legend_below(fig, 5)  # five entries, one a row ('d_weight · disc_factor · g_loss' is long)
     return fig
 
 

@@ -305,6 +305,30 @@ def test_the_discriminator_panel_adds_loss_and_logits_from_the_event_files(tmp_p
         "disc_loss (log)", "logits_real (log)", "logits_fake (log)"]
 
 
+def test_panels_with_automargin_have_margins_that_hold_their_step_axis_and_legend(with_events, tmp_path):
+    """The discriminator and decomposition panels' x axes take `automargin` (their legends wrap with the width):
+    margins smaller than what the axis draws make the browser lay the figure out twice. Measured in the page
+    (a 1400 px window, tests/e2e/test_live_events.py): the last tick label ('150k', '2k') needs 27 px on the
+    right, the discriminator's legend (4 rows) 128 px below, the decomposition's (5 rows) 147 px below, the
+    residual's title 66 px on the left."""
+    from radiodash.simulate import write_run
+
+    snap, a = with_events
+    dec = charts.decomposition_figure(snap, a)
+    assert dec.layout.xaxis2.automargin and dec.layout.margin.r >= 28 and dec.layout.margin.b >= 147
+    assert dec.layout.margin.l >= 66
+    write_run(tmp_path / "run", SimConfig(train_num_steps=500, disc_start=201, grad_accum=2, events=True))
+    run = open_run(tmp_path / "run")
+    snap2 = run.snapshot()
+    run.close()
+    disc = charts.discriminator_figure(snap2, analyze(snap2, now=0), source="both")
+    assert len(disc.data) == 8 and disc.layout.showlegend  # its loss and logits, from both sources
+    assert disc.layout.xaxis3.automargin and disc.layout.margin.r >= 28 and disc.layout.margin.b >= 128
+    # the metric panels' legends keep a fixed margin (no automargin): nothing to widen
+    fig = charts.metric_figure(snap, "train/rec_loss", a, source="both")
+    assert not fig.layout.xaxis.automargin and fig.layout.margin.r == 16
+
+
 def test_without_the_discriminators_series_the_panel_has_two_rows(with_events):
     snap, a = with_events  # accumulation 1: neither source has the discriminator's loss
     fig = charts.discriminator_figure(snap, a, source="both")
