@@ -88,3 +88,22 @@ def test_file_times_and_reachability():
     store.note_read({"/r/a_.log": 10.0, "/r/b_.log": 31.0}, when=70.0)
     snap = store.snapshot()
     assert snap.unreachable_since is None and snap.last_write_time == 31.0
+
+
+def test_merge_input_is_the_scan_arrays_own_corner_or_a_copy():
+    """The merge reads a chunk's values from the scan's own array when the chunk is its top-left corner (no
+    copy) and from a C-contiguous copy otherwise, never from a bigger or transposed array."""
+    from radiodash.store import _c_corner
+
+    full = np.zeros((6, 10))  # owns its memory, as a scan's arrays do
+    full[:] = np.arange(60).reshape(6, 10)
+    corner = full[:4, :7]
+    assert _c_corner(corner) is full
+    column = np.zeros((6, 1))
+    column[:, 0] = np.arange(6)
+    one_row = column.T  # (1, 6) with the same strides as its (6, 1) base: a fancy index's result can be this
+    assert one_row.strides == column.strides
+    got = _c_corner(one_row)
+    assert got.shape == (1, 6) and got.flags.c_contiguous and got.tolist() == [list(range(6))]
+    inner = full[1:3, 2:5]  # not a corner: copied
+    assert _c_corner(inner).tolist() == inner.tolist() and _c_corner(inner).base is not full
