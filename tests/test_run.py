@@ -193,6 +193,58 @@ def test_a_simulated_results_folder_through_the_fake_equals_the_one_shot_parse(a
     assert steps(run) == truth.steps
 
 
+
+class ThreadNotingSource(FakeSource):
+    """A fake that notes the thread of each read and can fail the n-th read (a host lost mid-read)."""
+
+    def __init__(self, files: dict[str, bytes], fail_read: int | None = None) -> None:
+        super().__init__(files)
+        self.threads: list[str] = []
+        self.fail_read = fail_read
+
+    def open(self, path: str) -> MemoryHandle | None:
+        handle = super().open(path)
+        if handle is None:
+            return None
+        source, read_at = self, handle.read_at
+
+        def noted(offset: int, size: int) -> bytes:
+            import threading
+
+            source.threads.append(threading.current_thread().name)
+            if source.fail_read is not None and len(source.threads) == source.fail_read:
+                raise Unreachable("mem://run cannot be reached (test)")
+            return read_at(offset, size)
+
+        handle.read_at = noted
+        return handle
+
+
+@pytest.mark.parametrize("accum", [1, 2])
+def test_blocks_read_ahead_while_the_store_takes_the_last_give_the_one_shot_run(accum):
+    files, truth = render(SimConfig(train_num_steps=3_000, log_freq=10, grad_accum=accum, resume_at=1_700,
+                                    save_and_sample_every=500, disc_start=1_000, nan_step=2_500, seed=3))
+    src = ThreadNotingSource(files)
+    run = open_run(src, limits=Limits(read_block=4096, parallel_bytes=2048))  # every block is "big"
+    assert "radiodash-scan_0" in src.threads  # the next block was read on the scanner's worker thread
+    assert_same_run(run.snapshot(), parse_files(files, "mem://run"))
+    assert steps(run) == truth.steps
+
+
+def test_a_host_lost_during_a_read_ahead_keeps_what_was_read_and_resumes_without_a_gap():
+    files, truth = render(SimConfig(train_num_steps=2_000, log_freq=10, grad_accum=2, seed=5))
+    limits = Limits(read_block=4096, parallel_bytes=2048)
+    src = ThreadNotingSource(files, fail_read=12)
+    run = Run(src, limits=limits)
+    run.refresh()  # read ahead on the worker thread, then the 12th read fails
+    assert src.threads[11] == "radiodash-scan_0" and run.snapshot().unreachable_since is not None
+    got = steps(run)
+    assert 0 < len(got) < len(truth.steps) and got == truth.steps[: len(got)]
+    src.fail_read = None
+    run.refresh()
+    assert steps(run) == truth.steps
+
+
 def test_a_fifo_and_a_symlink_loop_in_a_results_folder_are_skipped(tmp_path):
     (tmp_path / "2025-08-15-20-41_.log").write_bytes(HEADER.encode() + line(0))
     os.mkfifo(tmp_path / "2025-08-15-21-00_.log")
