@@ -598,7 +598,7 @@ def discriminator_figure(snap: Snapshot, analysis, height: int = 460, *, x: str 
     # sentence wraps instead of running off a narrow panel
     titles = ["disc_factor", "d_weight"]
     if third:
-        titles.append("discriminator loss and logits" + (" (event files, every step)" if ev_on else " (log)"))
+        titles.append("disc_loss and logits")  # the legend says which source each line is (a longer title was cut at 800 px)
     n_rows = len(titles)
     fig = make_subplots(rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.11 if n_rows == 3 else 0.14,
                         subplot_titles=titles)

@@ -61,6 +61,11 @@ GROWN = """() => [...document.querySelectorAll('.js-plotly-plot')].map(el => {
   const m = el.layout.margin || {}, s = el._fullLayout._size;
   return {title: el.layout.title.text, grown: ['l', 'r', 'b'].filter(k => s[k] > (m[k] ?? 0) + 0.5)
           .map(k => `${k} ${m[k]} -> ${Math.round(s[k])}`)}; })"""
+# subplot titles and other annotations that run past their figure's right edge (cut off there)
+CUT_TEXTS = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(el => {
+  const right = el.getBoundingClientRect().right;
+  return [...el.querySelectorAll('.annotation-text')].filter(t => t.getBoundingClientRect().right > right + 1)
+    .map(t => t.textContent); })"""
 # legends that wrap to more rows than their margin holds in a narrow column: these panels take automargin
 WIDENED_WHEN_NARROW = ("Discriminator", "Loss decomposition")
 
@@ -84,6 +89,7 @@ def test_legends_below_the_panels_never_cover_the_step_axis(servers, root, conte
     for f in found:
         assert f["titles"] and f["ticks"], f  # the axis texts were found: the checks below can fail
         assert f["legend_on_axis"] == 0 and f["title_on_ticks"] == 0 and f["inside"], f
+    assert page.evaluate(CUT_TEXTS) == []
     # one layout pass: every figure's margins already hold its axes (and its legend, in a 1400 px window)
     grown = page.evaluate(GROWN)
     assert len(grown) >= 8, grown
