@@ -35,11 +35,12 @@ FONT = dict(family="Inter, system-ui, sans-serif", size=12)
 # points a trace sends to the browser: more than a half-width panel has pixels, few enough that
 # a page of a dozen panels draws in a new browser within seconds (benchmarks/bench_latency.py)
 MAX_POINTS = 1000
-# the log's records drawn as dots over the event files' per-step curve: each dot is an SVG element of its
-# own. Measured on the 10 figures of a 150,000-step run's page in a new browser (a page of only those
-# charts, 6 renders each, same run): 1,000 dots per panel took 7.12 s, none 5.86 s, a quarter of them
-# 6.25 s. The curve carries the detail; the dots say where the log has values (extremes kept).
-MAX_LOG_DOTS = 300
+# the log's records drawn as dots over the event files' per-step curve. Each dot is an SVG element of its own,
+# styled one by one: ~0.27 ms a dot in Plotly.js alone, more in a new browser's first draw (the 150,000-step
+# run's page: nine dot traces of 300 took ~1 s of its 8-9 s there, benchmarks/bench_latency.py). 100 is about
+# as many 3.5 px dots as stay apart on a half-width panel (~460 px of plot); the curve carries the detail, the
+# dots say where the log has values and what it printed (extremes kept: MinMaxLTTB).
+MAX_LOG_DOTS = 100
 
 
 # Margins of a panel whose x axis takes `automargin` (`_legend_below` without `fixed`): a margin smaller than
@@ -124,7 +125,8 @@ def smoothed(y: np.ndarray, smoother: str, weight: float) -> np.ndarray:
 
 def downsample_indices(x: np.ndarray, y: np.ndarray, n_out: int = MAX_POINTS) -> np.ndarray:
     """Indices to draw: MinMaxLTTB on the finite points (spikes survive), plus every non-finite point,
-    plus the first and last. Sorted, unique."""
+    the first and last, and the lowest and highest finite points (LTTB's pick among MinMax's candidates
+    can pass over the global extremes when `n_out` is small). Sorted, unique."""
     n = len(y)
     if n <= n_out:
         return np.arange(n)
@@ -136,6 +138,7 @@ def downsample_indices(x: np.ndarray, y: np.ndarray, n_out: int = MAX_POINTS) ->
         xs = np.ascontiguousarray(np.asarray(x)[fin], dtype=np.float64)
         ys = np.ascontiguousarray(y[fin])
         parts.append(fin[MinMaxLTTBDownsampler().downsample(xs, ys, n_out=n_out)])
+        parts.append(fin[[np.argmin(ys), np.argmax(ys)]])
     else:
         parts.append(fin)
     return np.unique(np.concatenate(parts).astype(np.int64))

@@ -65,10 +65,14 @@ def root(tmp_path, monkeypatch):
     st.cache_resource.clear()
 
 
-def run_app(query: dict, page: str | None = None, at: AppTest | None = None) -> AppTest:
+def run_app(query: dict, page: str | None = None, at: AppTest | None = None, unfold: tuple[str, ...] = ()) -> AppTest:
+    """The app after one run; `unfold`: the Live page's folded expanders to open ("config", "events",
+    "diagnostics"), whose content the page builds only while they are open."""
     at = at or AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     if page:
         at.switch_page(page)
+    for name in unfold:
+        at.session_state[f"fold_{name}"] = True
     for k, v in query.items():
         at.query_params[k] = v
     at.run()
@@ -170,6 +174,10 @@ def test_the_picker_shows_each_runs_state(root, monkeypatch):
 def test_stage_2_configuration_lr_and_panels(root, monkeypatch):
     at_clock(monkeypatch, 30)
     at = run_app({"run": "ldm"})
+    # folded, the configuration is not even sent (a collapsed grid still costs a new browser its layout)
+    assert "Configuration — conditional latent diffusion (stage 2)" in [e.label for e in at.expander]
+    assert not [d for d in at.dataframe if list(d.value.columns) == ["setting", "value"]]
+    at = run_app({"run": "ldm"}, at=at, unfold=("config",))
     conf = next(d.value for d in at.dataframe if list(d.value.columns) == ["setting", "value"])
     rows = dict(zip(conf["setting"], conf["value"]))
     assert {k: rows[k] for k in ("objective", "timesteps", "sampling_timesteps", "first-stage checkpoint (VAE)",
@@ -192,7 +200,7 @@ def test_stage_2_configuration_lr_and_panels(root, monkeypatch):
 
 def test_the_step_range_applies_to_every_step_axis_panel_and_the_tables(root, monkeypatch):
     at_clock(monkeypatch, 30)
-    at = run_app({"run": "vae", "from": "20000", "until": "30000"})
+    at = run_app({"run": "vae", "from": "20000", "until": "30000"}, unfold=("events",))
     step_axes = {}
     for f in figures(at):
         title = f["layout"].get("title", {}).get("text", "")

@@ -128,6 +128,13 @@ def ticker() -> None:
         st.rerun(scope="app")
 
 
+def folded(label: str, key: str):
+    """An expander whose content the page builds only while it is open (the caller checks `.open`): a collapsed
+    expander's tables still cost a new browser their whole layout (~0.5 s for the configuration's and the
+    events' grids on a 2-core machine, benchmarks/bench_latency.py). Opening or closing it reruns the page."""
+    return st.expander(label, key=key, on_change="rerun")
+
+
 def panel_grid(items, columns: int = 2) -> None:
     """Panels left to right, top to bottom: no empty column when a stage has fewer panels."""
     cols = None
@@ -141,12 +148,15 @@ def panel_grid(items, columns: int = 2) -> None:
 def panels(snap) -> None:
     """Every chart and table of the run at one version (built once per version for all viewers)."""
     a = analyze(snap, now=clock.now(), stopped_after=clock.stopped_after())
-    with st.expander(f"Configuration — {STAGES.get(a.stage or '', 'stage unknown')}"):
-        conf = tables.config_rows(snap.config, a.stage)
-        if len(conf):
-            st.dataframe(conf, hide_index=True, width="stretch", placeholder=tables.MISSING, height=36 * (len(conf) + 1) + 4)
-        else:
-            st.text("The log has no configuration header.")
+    box = folded(f"Configuration — {STAGES.get(a.stage or '', 'stage unknown')}", "fold_config")
+    with box:
+        if box.open:
+            conf = tables.config_rows(snap.config, a.stage)
+            if len(conf):
+                st.dataframe(conf, hide_index=True, width="stretch", placeholder=tables.MISSING,
+                             height=36 * (len(conf) + 1) + 4)
+            else:
+                st.text("The log has no configuration header.")
 
     constant = charts.constant_metrics(snap, view.step_range)
     if constant:
@@ -208,17 +218,22 @@ def panels(snap) -> None:
                                                   help="This milestone's sample images (the Samples page)")})
     else:
         st.caption("No checkpoint in these steps yet.")
-    with st.expander("Events" + where):
-        ev = tables.events_table(a.events, rng)
-        st.dataframe(ev, hide_index=True, width="stretch", placeholder=tables.MISSING,
-                     column_config=tables.column_config(ev, steps=("step",), times=("time",)))
+    box = folded("Events" + where, "fold_events")
+    with box:
+        if box.open:
+            ev = tables.events_table(a.events, rng)
+            st.dataframe(ev, hide_index=True, width="stretch", placeholder=tables.MISSING,
+                         column_config=tables.column_config(ev, steps=("step",), times=("time",)))
     lo, hi = rng if rng else (None, None)
     st.download_button(f"Steps in view as CSV{where}", lambda: table_csv(snap, lo, hi),
                        file_name=f"{snap.name}{f'-steps-{rng[0]}-{rng[1]}' if rng else ''}.csv", mime="text/csv",
                        help="One row per logged step in the view: step, time, launch, file, metrics.",
                        key="csv_download")
 
-    with st.expander("Diagnostics"):
+    box = folded("Diagnostics", "fold_diagnostics")
+    if not box.open:
+        return
+    with box:
         reg = ui.registry()
         st.text(f"Bytes read: {run.bytes_read}\nLines read: {snap.lines_read}\n"
                 f"Refreshes: {run.refreshes}\nRuns followed by this server: {reg.followers()} (at most {reg.max_runs})\n"
