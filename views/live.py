@@ -14,6 +14,7 @@ from radiodash.text import age, duration, md_escape, rate
 from radiodash.ui import clock, notifications, runstate, tables, zoom
 from radiodash.ui import session as ui
 from radiodash.ui.figures import cached
+from radiodash.ui.registry import HEADER_SLOT, HEADER_TICK, PANEL_SLOT
 
 ui.through_gate()
 selection = ui.show_refusal_or_pick(st.session_state.get("_selection"), landing=True)
@@ -49,10 +50,9 @@ def figure(snap, analysis, kind: str, metric: str | None = None):
     return cached(key, builders[kind])
 
 
-# the charts follow a 3 s snapshot shared by every viewer (figures and analysis built once per run
-# and slot, not once per viewer); the header follows the 1 s one
-PANEL_REFRESH_SECONDS = 3.0
-page_snap = (ui.shared_snapshot(selection.path, PANEL_REFRESH_SECONDS) if view.live
+# the charts follow a snapshot renewed every PANEL_REFRESH (3 s) and shared by every viewer (figures and
+# analysis built once per run and slot, not once per viewer); the header follows one renewed every tick
+page_snap = (ui.shared_snapshot(selection.path, PANEL_SLOT) if view.live
              else st.session_state.setdefault("paused_snapshot", run.snapshot()))
 
 
@@ -72,16 +72,16 @@ def alerts_block(alerts) -> None:
                             + (f" *What to do:* {md_escape(al.action)}" if al.action else ""))
 
 
-@st.fragment(run_every=1.0 if view.live else None)
+@st.fragment(run_every=HEADER_TICK if view.live else None)
 def ticker() -> None:
     """State, progress, rate, ETA and alerts: a cheap partial rerun every second.
 
-    When the shared chart snapshot has moved on (at most every PANEL_REFRESH_SECONDS), it asks
+    When the shared chart snapshot has moved on (at most every PANEL_REFRESH seconds), it asks
     for one rerun of the page so the charts redraw; an idle run costs each viewer only this fragment.
     """
     now, stop = clock.now(), clock.stopped_after()
-    snap = ui.shared_snapshot(selection.path) if view.live else page_snap
-    charts_snap = ui.shared_snapshot(selection.path, PANEL_REFRESH_SECONDS) if view.live else page_snap
+    snap = ui.shared_snapshot(selection.path, HEADER_SLOT) if view.live else page_snap
+    charts_snap = ui.shared_snapshot(selection.path, PANEL_SLOT) if view.live else page_snap
     basis = analyze(charts_snap, now=now, stopped_after=stop)
     head = live_header(snap, basis, now=now, stopped_after=stop)
     tp, state = head.throughput, head.state

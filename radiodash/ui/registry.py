@@ -27,6 +27,16 @@ IDLE_SECONDS = 600.0
 SWEEP_SECONDS = 60.0
 MAX_RUNS = 16
 
+# The Live page's cadences. Its header is a fragment run every HEADER_TICK seconds; Streamlit starts the next
+# run `run_every` after the last one started, so a tick comes a hair early or late. A snapshot slot as long as
+# the tick let every tick that came early find the last tick's snapshot (0.999 s old) and show it again: the
+# appended step a whole tick late (append→visible median 1.52 s; with half a tick, 0.66 s —
+# benchmarks/bench_latency.py). So a reader's slot is shorter than its period by half a tick.
+HEADER_TICK = 1.0
+HEADER_SLOT = HEADER_TICK / 2
+PANEL_REFRESH = 3.0  # the charts redraw at most this often (every third header tick)
+PANEL_SLOT = PANEL_REFRESH - HEADER_TICK / 2
+
 
 @dataclass
 class _Entry:
@@ -96,7 +106,7 @@ class Registry:
 
     def snapshot(self, path: Path | str, max_age: float = 1.0) -> Snapshot:
         """The run's snapshot as every viewer sees it: renewed at most once per `max_age` seconds
-        (one shared snapshot per cadence: the header's 1 s, the charts' 3 s).
+        (one shared snapshot per cadence: HEADER_SLOT for the header, PANEL_SLOT for the charts).
 
         Why: a run receiving 10 lines/s has a new version every 0.1 s; if each viewer took its own,
         no two would share the analysis and figures built for a version. One shared cadence makes
