@@ -37,7 +37,7 @@ FONT = dict(family="Inter, system-ui, sans-serif", size=12)
 MAX_POINTS = 1000
 # the log's records drawn as dots over the event files' per-step curve. Each dot is an SVG element of its own,
 # styled one by one: ~0.27 ms a dot in Plotly.js alone, more in a new browser's first draw (the 150,000-step
-# run's page: nine dot traces of 300 took ~1 s of its 8-9 s there, benchmarks/bench_latency.py). 100 is about
+# run's page: its nine dot traces of 300 took 0.3-1.4 s of its 8-9 s in two alternated runs). 100 is about
 # as many 3.5 px dots as stay apart on a half-width panel (~460 px of plot); the curve carries the detail, the
 # dots say where the log has values and what it printed (extremes kept: MinMaxLTTB).
 MAX_LOG_DOTS = 100
