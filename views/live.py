@@ -130,8 +130,8 @@ def ticker() -> None:
 
 def folded(label: str, key: str):
     """An expander whose content the page builds only while it is open (the caller checks `.open`): a collapsed
-    expander's tables still cost a new browser their whole layout (~0.5 s for the configuration's and the
-    events' grids on a 2-core machine, benchmarks/bench_latency.py). Opening or closing it reruns the page."""
+    expander's tables still cost a new browser their whole layout (README, bench_latency). Opening or closing
+    it reruns the page."""
     return st.expander(label, key=key, on_change="rerun")
 
 
